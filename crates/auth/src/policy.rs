@@ -354,12 +354,12 @@ impl Enforcer {
         creds: &Value,
         token_scope: Option<&str>,
     ) -> Decision {
-        if self.enforce_scope {
-            if let Some(types) = self.scopes.get(name) {
-                if !types.is_empty() && !token_scope.is_some_and(|s| types.contains(&s)) {
-                    return Decision::WrongScope;
-                }
-            }
+        if self.enforce_scope
+            && let Some(types) = self.scopes.get(name)
+            && !types.is_empty()
+            && !token_scope.is_some_and(|s| types.contains(&s))
+        {
+            return Decision::WrongScope;
         }
         if self.check(name, target, creds) {
             Decision::Allow

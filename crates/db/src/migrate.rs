@@ -55,14 +55,14 @@ impl Db {
             applied.push(r.int("version")?);
         }
         let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
-        if let Some(found) = applied.iter().copied().max() {
-            if found > known {
-                return Err(DbError::SchemaTooNew {
-                    service: service.to_string(),
-                    found,
-                    known,
-                });
-            }
+        if let Some(found) = applied.iter().copied().max()
+            && found > known
+        {
+            return Err(DbError::SchemaTooNew {
+                service: service.to_string(),
+                found,
+                known,
+            });
         }
         let mut todo: Vec<&Migration> = migrations
             .iter()

@@ -1,0 +1,230 @@
+//! The configuration file: INI in the spirit of oslo.config, OpenStack option names where
+//! OpenStack has them, and environment overrides `FERROSTACK_<SECTION>__<OPTION>`
+//! (e.g. `FERROSTACK_DATABASE__CONNECTION`, `FERROSTACK_TOKEN__EXPIRATION`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use identity::IdentityConfig;
+
+/// Parsed options: section -> option -> value, sections and options lower-cased.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    values: HashMap<String, HashMap<String, String>>,
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Read `path` (when given) and apply environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut c = Config::default();
+        if let Some(p) = path {
+            let ini = ini::Ini::load_from_file(p)
+                .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+            for (section, props) in ini.iter() {
+                let s = section.unwrap_or("DEFAULT").to_ascii_lowercase();
+                for (k, v) in props.iter() {
+                    c.values
+                        .entry(s.clone())
+                        .or_default()
+                        .insert(k.to_ascii_lowercase(), v.to_string());
+                }
+            }
+            c.source = Some(p.to_path_buf());
+        }
+        for (k, v) in std::env::vars() {
+            if let Some(rest) = k.strip_prefix("FERROSTACK_")
+                && let Some((s, o)) = rest.split_once("__")
+            {
+                c.values
+                    .entry(s.to_ascii_lowercase())
+                    .or_default()
+                    .insert(o.to_ascii_lowercase(), v);
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn get(&self, section: &str, option: &str) -> Option<&str> {
+        self.values
+            .get(section)
+            .and_then(|s| s.get(option))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn string(&self, section: &str, option: &str, default: &str) -> String {
+        self.get(section, option).unwrap_or(default).to_string()
+    }
+
+    pub fn parse<T: std::str::FromStr>(&self, section: &str, option: &str, default: T) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(section, option) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("[{section}] {option} = {v:?}: {e}")),
+        }
+    }
+
+    pub fn opt_parse<T: std::str::FromStr>(&self, section: &str, option: &str) -> Result<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(section, option) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("[{section}] {option} = {v:?}: {e}")),
+        }
+    }
+
+    pub fn flag(&self, section: &str, option: &str, default: bool) -> Result<bool> {
+        match self
+            .get(section, option)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => bail!("[{section}] {option} = {v:?}: expected true or false"),
+        }
+    }
+
+    /// `[DEFAULT] bind_host` (127.0.0.1 unless set).
+    pub fn bind_host(&self) -> Result<IpAddr> {
+        self.parse("default", "bind_host", IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// `[<service>] bind_port`, else the service's standard port.
+    pub fn port(&self, service: &str, default: u16) -> Result<u16> {
+        self.parse(service, "bind_port", default)
+    }
+
+    /// The database URL of a service: `[<service>] connection`, else `[database] connection`
+    /// (identity only), else SQLite in the data directory.
+    pub fn database_url(&self, service: &str, data_dir: &Path) -> String {
+        if let Some(u) = self.get(service, "connection") {
+            return u.to_string();
+        }
+        if service == "identity"
+            && let Some(u) = self.get("database", "connection")
+        {
+            return u.to_string();
+        }
+        format!("sqlite://{}/{service}.db", data_dir.display())
+    }
+
+    /// Identity options from `[identity]`, `[token]`, `[fernet_tokens]`, … sections.
+    pub fn identity(
+        &self,
+        data_dir: &Path,
+        public_endpoint: Option<String>,
+    ) -> Result<IdentityConfig> {
+        let mut c = IdentityConfig::for_data_dir(data_dir);
+        c.database_url = self.database_url("identity", data_dir);
+        c.token_expiration = self.parse("token", "expiration", c.token_expiration)?;
+        c.allow_expired_window =
+            self.parse("token", "allow_expired_window", c.allow_expired_window)?;
+        c.allow_rescope_scoped_token = self.flag(
+            "token",
+            "allow_rescope_scoped_token",
+            c.allow_rescope_scoped_token,
+        )?;
+        if let Some(p) = self.get("fernet_tokens", "key_repository") {
+            c.key_repository = PathBuf::from(p);
+        }
+        c.max_active_keys = self.parse("fernet_tokens", "max_active_keys", c.max_active_keys)?;
+        if let Some(p) = self.get("credential", "key_repository") {
+            c.credential_key_repository = PathBuf::from(p);
+        }
+        c.default_domain_id = self.string("identity", "default_domain_id", &c.default_domain_id);
+        c.password_hash_rounds =
+            self.parse("identity", "password_hash_rounds", c.password_hash_rounds)?;
+        if !(4..=31).contains(&c.password_hash_rounds) {
+            bail!("[identity] password_hash_rounds must be between 4 and 31 (bcrypt cost)");
+        }
+        c.max_password_length =
+            self.parse("identity", "max_password_length", c.max_password_length)?;
+        c.list_limit = self.opt_parse("identity", "list_limit")?;
+        c.policy_file = self.get("oslo_policy", "policy_file").map(PathBuf::from);
+        c.enforce_scope = self.flag("oslo_policy", "enforce_scope", c.enforce_scope)?;
+        c.public_endpoint = self
+            .get("default", "public_endpoint")
+            .map(str::to_string)
+            .or(public_endpoint);
+        c.max_request_body_size =
+            self.parse("default", "max_request_body_size", c.max_request_body_size)?;
+        if let (Some(n), Some(d)) = (
+            self.get("resource", "admin_project_name"),
+            self.get("resource", "admin_project_domain_name"),
+        ) {
+            c.admin_project = Some((n.to_string(), d.to_string()));
+        }
+        let sc = "security_compliance";
+        c.unique_last_password_count = self.parse(
+            sc,
+            "unique_last_password_count",
+            c.unique_last_password_count,
+        )?;
+        c.minimum_password_age = self.parse(sc, "minimum_password_age", c.minimum_password_age)?;
+        c.password_expires_days = self.opt_parse(sc, "password_expires_days")?;
+        c.lockout_failure_attempts = self.opt_parse(sc, "lockout_failure_attempts")?;
+        c.lockout_duration = self.parse(sc, "lockout_duration", c.lockout_duration)?;
+        c.password_regex = self.get(sc, "password_regex").map(str::to_string);
+        c.password_regex_description = self
+            .get(sc, "password_regex_description")
+            .map(str::to_string);
+        c.change_password_upon_first_use = self.flag(
+            sc,
+            "change_password_upon_first_use",
+            c.change_password_upon_first_use,
+        )?;
+        c.cache_poll_seconds = self.parse("cache", "expiration_time", c.cache_poll_seconds)?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ini_values_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.conf");
+        std::fs::write(
+            &p,
+            "[DEFAULT]\nbind_host = 0.0.0.0\n[database]\nconnection = postgresql://k:p@h/ks\n[token]\nexpiration = 600\n[identity]\nbind_port = 15000\npassword_hash_rounds = 4\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.bind_host().unwrap().to_string(), "0.0.0.0");
+        assert_eq!(c.port("identity", 5000).unwrap(), 15000);
+        assert_eq!(c.port("image", 9292).unwrap(), 9292);
+        let ic = c.identity(dir.path(), None).unwrap();
+        assert_eq!(ic.token_expiration, 600);
+        assert_eq!(ic.database_url, "postgresql://k:p@h/ks");
+        assert_eq!(ic.password_hash_rounds, 4);
+        assert_eq!(
+            c.database_url("image", Path::new("/d")),
+            "sqlite:///d/image.db"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.conf");
+        std::fs::write(&p, "[token]\nexpiration = soon\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        let e = c.identity(dir.path(), None).unwrap_err().to_string();
+        assert!(e.contains("[token] expiration"), "{e}");
+    }
+}

@@ -1,0 +1,374 @@
+//! Starting services: the all-in-one node, per-service serving and operator commands.
+
+use std::fs;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use identity::Identity;
+use identity::bootstrap::{BootstrapOptions, CatalogEntry};
+
+use crate::config::Config;
+
+/// Every service ferrostack knows, with its OpenStack port.
+pub const SERVICES: &[(&str, u16)] = &[("identity", 5000)];
+
+fn known(service: &str) -> Result<u16> {
+    match SERVICES.iter().find(|(s, _)| *s == service) {
+        Some((_, p)) => Ok(*p),
+        None => bail!(
+            "unknown service {service:?}; known services: {}",
+            SERVICES
+                .iter()
+                .map(|(s, _)| *s)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set permissions on {}", dir.display()))?;
+    Ok(())
+}
+
+/// Write a file readable by its owner only.
+fn write_private(path: &Path, content: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn random_password() -> String {
+    use base64::Engine;
+    let b: [u8; 18] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The admin password of an existing data directory, from its admin-openrc.
+fn existing_password(openrc: &Path) -> Option<String> {
+    let text = fs::read_to_string(openrc).ok()?;
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("export OS_PASSWORD=")
+            .map(|v| v.trim_matches('\'').trim_matches('"').to_string())
+    })
+}
+
+fn openrc(auth_url: &str, password: &str, region: &str) -> String {
+    format!(
+        "# ferrostack admin credentials: `. admin-openrc`, then use the openstack CLI.\n\
+         export OS_AUTH_URL={auth_url}\n\
+         export OS_IDENTITY_API_VERSION=3\n\
+         export OS_USERNAME=admin\n\
+         export OS_PASSWORD='{password}'\n\
+         export OS_PROJECT_NAME=admin\n\
+         export OS_USER_DOMAIN_NAME=Default\n\
+         export OS_PROJECT_DOMAIN_NAME=Default\n\
+         export OS_REGION_NAME={region}\n\
+         export OS_INTERFACE=public\n"
+    )
+}
+
+fn clouds_yaml(auth_url: &str, password: &str, region: &str) -> String {
+    format!(
+        "# ferrostack: OS_CLIENT_CONFIG_FILE=<this file> OS_CLOUD=ferrostack openstack ...\n\
+         clouds:\n  ferrostack:\n    auth:\n      auth_url: {auth_url}\n      username: admin\n      \
+         password: \"{password}\"\n      project_name: admin\n      user_domain_name: Default\n      \
+         project_domain_name: Default\n    region_name: {region}\n    interface: public\n    \
+         identity_api_version: 3\n"
+    )
+}
+
+/// A service bound and ready to serve.
+struct Bound {
+    name: &'static str,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run_all(bound: Vec<Bound>) -> Result<()> {
+    let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut tasks = Vec::new();
+    for b in bound {
+        let mut rx = tx.subscribe();
+        let name = b.name;
+        tasks.push(tokio::spawn(async move {
+            let r = api::server::serve(b.listener, b.router, async move {
+                let _ = rx.recv().await;
+            })
+            .await;
+            (name, r)
+        }));
+    }
+    shutdown_signal().await;
+    let _ = tx.send(());
+    for t in tasks {
+        match t.await {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => tracing::error!(service = name, error = %e, "server failed"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+        }
+    }
+    Ok(())
+}
+
+async fn bind(host: IpAddr, port: u16) -> Result<tokio::net::TcpListener> {
+    Ok(api::server::bind(SocketAddr::new(host, port)).await?)
+}
+
+fn url_host(host: IpAddr) -> String {
+    match host {
+        IpAddr::V4(a) if a.is_unspecified() => "127.0.0.1".into(),
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) if a.is_unspecified() => "[::1]".into(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+async fn open_identity(cfg: &Config, dir: &Path, public: Option<String>) -> Result<Arc<Identity>> {
+    let ic = cfg.identity(dir, public)?;
+    let id = Identity::open(ic, Arc::new(identity::SystemClock))
+        .await
+        .context("cannot start the identity service")?;
+    Ok(id)
+}
+
+/// `ferrostack aio`
+pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result<()> {
+    let started = std::time::Instant::now();
+    create_private_dir(&dir)?;
+    let lock_path = dir.join(".lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "another ferrostack is already running on {} (lock {} is held)",
+            dir.display(),
+            lock_path.display()
+        );
+    }
+    let host = match bind_host {
+        Some(h) => h,
+        None => cfg.bind_host()?,
+    };
+    let region = cfg.string("default", "region_name", "RegionOne");
+    let id_port = cfg.port("identity", known("identity")?)?;
+    let base = format!("http://{}:{id_port}", url_host(host));
+    let auth_url = format!("{base}/v3");
+
+    // Bind first: a taken port should fail before anything is written.
+    let id_listener = bind(host, id_port).await?;
+    let id = open_identity(&cfg, &dir, None).await?;
+
+    let openrc_path = dir.join("admin-openrc");
+    let first_run = !openrc_path.exists();
+    let password = match existing_password(&openrc_path) {
+        Some(p) => p,
+        None => random_password(),
+    };
+    let report = id
+        .bootstrap(&BootstrapOptions {
+            admin_username: "admin".into(),
+            admin_password: password.clone(),
+            project_name: "admin".into(),
+            region_id: region.clone(),
+        })
+        .await
+        .context("bootstrap failed")?;
+    if first_run && !report.created {
+        tracing::warn!(
+            "{} has no admin-openrc but the admin user already exists; its password was not changed",
+            dir.display()
+        );
+    }
+    id.ensure_catalog_entry(
+        &region,
+        &CatalogEntry {
+            service_type: "identity".into(),
+            name: "keystone".into(),
+            description: "ferrostack identity service".into(),
+            public_url: auth_url.clone(),
+            internal_url: auth_url.clone(),
+            admin_url: auth_url.clone(),
+        },
+    )
+    .await?;
+    write_private(&openrc_path, &openrc(&auth_url, &password, &region))?;
+    write_private(
+        &dir.join("clouds.yaml"),
+        &clouds_yaml(&auth_url, &password, &region),
+    )?;
+
+    let _bg = id.spawn_background();
+    let bound = vec![Bound {
+        name: "identity",
+        listener: id_listener,
+        router: identity::api::router(id.clone()),
+    }];
+    tracing::info!(
+        data_dir = %dir.display(),
+        identity = %auth_url,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "ferrostack all-in-one ready"
+    );
+    eprintln!(
+        "ferrostack is up: identity {auth_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
+        dir.display(),
+        dir.display()
+    );
+    let r = run_all(bound).await;
+    id.db.close().await;
+    drop(lock);
+    r
+}
+
+/// `ferrostack serve SERVICE...`
+pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<()> {
+    create_private_dir(&dir)?;
+    let host = cfg.bind_host()?;
+    let mut bound = Vec::new();
+    let mut keep = Vec::new();
+    for s in &services {
+        let port = cfg.port(s, known(s)?)?;
+        match s.as_str() {
+            "identity" => {
+                let listener = bind(host, port).await?;
+                let id = open_identity(&cfg, &dir, None).await?;
+                keep.push(id.spawn_background());
+                bound.push(Bound {
+                    name: "identity",
+                    listener,
+                    router: identity::api::router(id),
+                });
+            }
+            other => bail!("service {other:?} cannot be served yet"),
+        }
+        tracing::info!(service = %s, port, "serving");
+    }
+    run_all(bound).await
+}
+
+/// `ferrostack bootstrap`
+pub async fn bootstrap(
+    cfg: Config,
+    dir: PathBuf,
+    opts: BootstrapOptions,
+    urls: [Option<String>; 3],
+) -> Result<()> {
+    create_private_dir(&dir)?;
+    let id = open_identity(&cfg, &dir, None).await?;
+    let r = id.bootstrap(&opts).await?;
+    let [public, internal, admin] = urls;
+    if let Some(public) = public {
+        let internal = internal.unwrap_or_else(|| public.clone());
+        let admin = admin.unwrap_or_else(|| public.clone());
+        id.ensure_catalog_entry(
+            &opts.region_id,
+            &CatalogEntry {
+                service_type: "identity".into(),
+                name: "keystone".into(),
+                description: "ferrostack identity service".into(),
+                public_url: public,
+                internal_url: internal,
+                admin_url: admin,
+            },
+        )
+        .await?;
+    }
+    println!(
+        "bootstrapped: admin user {} ({}), project {} ({})",
+        opts.admin_username,
+        if r.created {
+            "created"
+        } else {
+            "existing, password unchanged"
+        },
+        opts.project_name,
+        r.admin_project_id
+    );
+    id.db.close().await;
+    Ok(())
+}
+
+/// `ferrostack db sync`
+pub async fn db_sync(cfg: &Config, dir: &Path, services: &[String]) -> Result<()> {
+    create_private_dir(dir)?;
+    let list: Vec<String> = if services.is_empty() {
+        SERVICES.iter().map(|(s, _)| (*s).to_string()).collect()
+    } else {
+        services.to_vec()
+    };
+    for s in &list {
+        known(s)?;
+        let url = cfg.database_url(s, dir);
+        let db = db::Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot connect to {}", db::redact(&url)))?;
+        let n = match s.as_str() {
+            "identity" => db.migrate("identity", identity::schema::MIGRATIONS).await?,
+            _ => 0,
+        };
+        println!(
+            "{s}: {n} migration(s) applied, schema version {}",
+            db.schema_version(s).await?
+        );
+        db.close().await;
+    }
+    Ok(())
+}
+
+/// `ferrostack db version`
+pub async fn db_version(cfg: &Config, dir: &Path) -> Result<()> {
+    for (s, _) in SERVICES {
+        let url = cfg.database_url(s, dir);
+        let db = db::Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot connect to {}", db::redact(&url)))?;
+        println!("{s}: {}", db.schema_version(s).await?);
+        db.close().await;
+    }
+    Ok(())
+}

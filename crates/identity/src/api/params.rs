@@ -1,0 +1,169 @@
+//! Query parameters and typed field access on request bodies, with keystone's messages.
+
+use axum::extract::{FromRequestParts, RawQuery};
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+use crate::{Error, Result};
+
+/// The query string as ordered pairs.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let RawQuery(q) = RawQuery::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::bad("Malformed query string."))?;
+        Ok(Params(
+            url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        ))
+    }
+}
+
+/// Keystone's reading of a boolean query value: present and not false-ish.
+pub fn truthy(v: &str) -> bool {
+    !matches!(
+        v.to_ascii_lowercase().as_str(),
+        "0" | "false" | "no" | "off" | "n" | "f"
+    )
+}
+
+impl Params {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == k)
+    }
+
+    /// A flag like `nocatalog` or `effective`: true when present and not false-ish.
+    pub fn flag(&self, k: &str) -> bool {
+        self.get(k).is_some_and(|v| v.is_empty() || truthy(v))
+    }
+
+    /// A boolean filter like `enabled=false`; `None` when absent.
+    pub fn bool_filter(&self, k: &str) -> Option<bool> {
+        self.get(k).map(|v| v.is_empty() || truthy(v))
+    }
+
+    /// Comma-separated values of one or more occurrences.
+    pub fn list(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Typed access to the members of a JSON object, with keystone-style 400 messages.
+pub trait Fields {
+    fn map(&self) -> &Map<String, Value>;
+
+    fn opt_string(&self, k: &str) -> Result<Option<String>> {
+        match self.map().get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(Error::bad(format!(
+                "Invalid input for field '{k}': {other} is not of type 'string'"
+            ))),
+        }
+    }
+
+    /// A required, non-empty string of at most `max` characters.
+    fn name(&self, k: &str, max: usize) -> Result<String> {
+        match self.opt_string(k)? {
+            None => Err(Error::bad(format!(
+                "Invalid input for field '{k}': '{k}' is a required property"
+            ))),
+            Some(s) if s.trim().is_empty() => Err(Error::bad(format!(
+                "Invalid input for field '{k}': '{s}' is too short"
+            ))),
+            Some(s) if s.chars().count() > max => Err(Error::bad(format!(
+                "Invalid input for field '{k}': the value is longer than {max} characters"
+            ))),
+            Some(s) => Ok(s),
+        }
+    }
+
+    fn opt_bool(&self, k: &str) -> Result<Option<bool>> {
+        match self.map().get(k) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(Error::bad(format!(
+                "Invalid input for field '{k}': {other} is not of type 'boolean'"
+            ))),
+        }
+    }
+
+    /// Members not in `known` (kept by keystone as extra attributes).
+    fn extras(&self, known: &[&str]) -> Map<String, Value> {
+        self.map()
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// An `options` object whose keys are all among `allowed`.
+    fn options(&self, allowed: &[&str]) -> Result<Option<Map<String, Value>>> {
+        match self.map().get("options") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(o)) => {
+                for k in o.keys() {
+                    if !allowed.contains(&k.as_str()) {
+                        return Err(Error::bad(format!(
+                            "Invalid input for field 'options': additional property '{k}' is not allowed"
+                        )));
+                    }
+                }
+                Ok(Some(o.clone()))
+            }
+            Some(_) => Err(Error::bad(
+                "Invalid input for field 'options': it must be an object",
+            )),
+        }
+    }
+}
+
+impl Fields for Map<String, Value> {
+    fn map(&self) -> &Map<String, Value> {
+        self
+    }
+}
+
+/// Reject ids that cannot be ours: keystone ids are at most 64 characters.
+pub fn check_id(kind: &'static str, id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(Error::not_found(kind, id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_lists() {
+        let p = Params(vec![
+            ("nocatalog".into(), "".into()),
+            ("enabled".into(), "False".into()),
+            ("tags".into(), "a,b".into()),
+            ("tags".into(), "c".into()),
+        ]);
+        assert!(p.flag("nocatalog"));
+        assert!(!p.flag("missing"));
+        assert_eq!(p.bool_filter("enabled"), Some(false));
+        assert_eq!(p.list("tags"), vec!["a", "b", "c"]);
+    }
+}

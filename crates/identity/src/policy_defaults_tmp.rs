@@ -1,0 +1,2 @@
+use auth::RuleDefault;
+pub const RULES: &[RuleDefault] = &[];
