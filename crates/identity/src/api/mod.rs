@@ -77,6 +77,15 @@ pub fn routes(state: Arc<Identity>) -> Router {
         .merge(roles::routes())
         .merge(grants::routes())
         .merge(catalog::routes())
+        .merge(credentials::routes())
+        .merge(app_creds::routes())
+        .merge(trusts::routes())
+        .merge(revoke_events::routes())
+        .merge(oauth1::routes())
+        .merge(policies::routes())
+        .merge(limits::routes())
+        .merge(endpoint_filter::routes())
+        .merge(domain_config::routes())
         .with_state(state)
 }
 
