@@ -1,14 +1,23 @@
 //! Keystone v3 HTTP handlers, one module per resource family. Handlers parse, enforce
 //! policy and render; the rules live in `crate::service`.
 
+pub mod app_creds;
 pub mod auth_tokens;
 pub mod catalog;
+pub mod credentials;
+pub mod domain_config;
 pub mod domains;
+pub mod endpoint_filter;
 pub mod grants;
 pub mod groups;
+pub mod limits;
+pub mod oauth1;
 pub mod params;
+pub mod policies;
 pub mod projects;
+pub mod revoke_events;
 pub mod roles;
+pub mod trusts;
 pub mod users;
 pub mod versions;
 
