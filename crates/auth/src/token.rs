@@ -27,13 +27,17 @@ use rmpv::Value;
 use crate::keys::KeySet;
 
 /// Authentication methods and their bits (keystone's default `[auth] methods` order).
-pub const METHODS: [&str; 6] = [
+/// `ec2credential` is the marker keystone puts on tokens minted from EC2/S3 credentials;
+/// without its bit the marker would be dropped and such a token would pass for a
+/// password one.
+pub const METHODS: [&str; 7] = [
     "external",
     "password",
     "token",
     "oauth1",
     "mapped",
     "application_credential",
+    "ec2credential",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -142,10 +146,13 @@ pub fn methods_to_int(methods: &[String]) -> u64 {
     n
 }
 
+/// The methods in a bit set, highest bit first as keystone lists them (`["token",
+/// "password"]` for 6).
 pub fn int_to_methods(n: u64) -> Vec<String> {
     METHODS
         .iter()
         .enumerate()
+        .rev()
         .filter(|(i, _)| n & (1 << i) != 0)
         .map(|(_, m)| (*m).to_string())
         .collect()
@@ -548,7 +555,7 @@ mod tests {
     fn payload(scope: Scope) -> TokenPayload {
         TokenPayload {
             user_id: "0ca8f6a5e2f54e5ba0ad9f2b3c4d5e6f".into(),
-            methods: vec!["password".into(), "token".into()],
+            methods: vec!["token".into(), "password".into()],
             scope,
             expires_at: 1_900_000_000,
             audit_ids: vec![new_audit_id(), new_audit_id()],
@@ -602,7 +609,9 @@ mod tests {
         assert_eq!(methods_to_int(&["password".into()]), 2);
         assert_eq!(methods_to_int(&["password".into(), "token".into()]), 6);
         assert_eq!(methods_to_int(&["application_credential".into()]), 32);
-        assert_eq!(int_to_methods(6), vec!["password", "token"]);
+        assert_eq!(methods_to_int(&["ec2credential".into()]), 64);
+        assert_eq!(int_to_methods(6), vec!["token", "password"]);
+        assert_eq!(int_to_methods(64), vec!["ec2credential"]);
     }
 
     #[test]
