@@ -206,13 +206,29 @@ fn col_err(col: &str, e: sqlx::Error) -> DbError {
     }
 }
 
+/// MySQL reports `TEXT` columns as blobs through the `Any` driver: read them as bytes.
+fn utf8(col: &str, b: Vec<u8>) -> Result<String> {
+    String::from_utf8(b).map_err(|e| col_err(col, sqlx::Error::Decode(Box::new(e))))
+}
+
 impl RowExt for AnyRow {
     fn text(&self, col: &str) -> Result<String> {
-        self.try_get::<String, _>(col).map_err(|e| col_err(col, e))
+        match self.try_get::<String, _>(col) {
+            Ok(s) => Ok(s),
+            Err(e) => match self.try_get::<Vec<u8>, _>(col) {
+                Ok(b) => utf8(col, b),
+                Err(_) => Err(col_err(col, e)),
+            },
+        }
     }
     fn opt_text(&self, col: &str) -> Result<Option<String>> {
-        self.try_get::<Option<String>, _>(col)
-            .map_err(|e| col_err(col, e))
+        match self.try_get::<Option<String>, _>(col) {
+            Ok(s) => Ok(s),
+            Err(e) => match self.try_get::<Option<Vec<u8>>, _>(col) {
+                Ok(b) => b.map(|b| utf8(col, b)).transpose(),
+                Err(_) => Err(col_err(col, e)),
+            },
+        }
     }
     fn int(&self, col: &str) -> Result<i64> {
         self.try_get::<i64, _>(col).map_err(|e| col_err(col, e))

@@ -136,8 +136,10 @@ fn data_dir(cfg: &Config, given: Option<PathBuf>) -> Result<PathBuf> {
 fn init_logging(filter: &str) {
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(env)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

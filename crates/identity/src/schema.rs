@@ -223,8 +223,8 @@ CREATE TABLE domain_config (
     group_name VARCHAR(255) NOT NULL,
     option_name VARCHAR(255) NOT NULL,
     value {TEXT} NOT NULL,
-    sensitive BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (domain_id, group_name, option_name, sensitive)
+    is_sensitive BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (domain_id, group_name, option_name, is_sensitive)
 ){TABLE};
 CREATE TABLE revocation_event (
     id VARCHAR(64) NOT NULL PRIMARY KEY,

@@ -468,7 +468,8 @@ impl Identity {
         }
         let payload = TokenPayload {
             user_id: user.id.clone(),
-            methods: a.methods.clone(),
+            // Keystone's canonical order, the same a validation of this token shows.
+            methods: auth::token::int_to_methods(auth::token::methods_to_int(&a.methods)),
             scope,
             expires_at,
             audit_ids,
