@@ -1,8 +1,10 @@
 //! The identity rules: what the handlers call. Each module covers one resource family.
 
+pub mod app_creds;
 pub mod authn;
 pub mod cache;
 pub mod catalog;
+pub mod credentials;
 pub mod password;
 pub mod roles;
 pub mod tokens;

@@ -201,13 +201,69 @@ pub async fn get_rule(db: &Db, id: &str) -> db::Result<Option<AccessRule>> {
 }
 
 pub async fn list_rules(db: &Db, user_id: &str) -> db::Result<Vec<AccessRule>> {
-    db.q("SELECT id, user_id, service, path, method FROM access_rule WHERE user_id = ? ORDER BY id")
-        .bind(user_id)
+    list_rules_filtered(db, user_id, &RuleFilter::default()).await
+}
+
+/// Filters of `GET /v3/users/{user_id}/access_rules`.
+#[derive(Debug, Clone, Default)]
+pub struct RuleFilter {
+    pub service: Option<String>,
+    pub path: Option<String>,
+    pub method: Option<String>,
+}
+
+pub async fn list_rules_filtered(
+    db: &Db,
+    user_id: &str,
+    f: &RuleFilter,
+) -> db::Result<Vec<AccessRule>> {
+    let mut sql =
+        "SELECT id, user_id, service, path, method FROM access_rule WHERE user_id = ?".to_string();
+    let mut args: Vec<db::Arg> = vec![user_id.into()];
+    for (col, v) in [
+        ("service", &f.service),
+        ("path", &f.path),
+        ("method", &f.method),
+    ] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND {col} = ?"));
+            args.push(v.into());
+        }
+    }
+    sql.push_str(" ORDER BY id");
+    db.q(&sql)
+        .bind_all(args)
         .fetch_all(db.pool())
         .await?
         .iter()
         .map(rule_row)
         .collect()
+}
+
+/// A user's access rule with exactly these service, path and method (rules are shared
+/// between a user's application credentials).
+pub async fn find_rule(
+    db: &Db,
+    user_id: &str,
+    service: &str,
+    path: Option<&str>,
+    method: &str,
+) -> db::Result<Option<AccessRule>> {
+    let rows = db
+        .q("SELECT id, user_id, service, path, method FROM access_rule
+            WHERE user_id = ? AND service = ? AND method = ? ORDER BY id")
+        .bind(user_id)
+        .bind(service)
+        .bind(method)
+        .fetch_all(db.pool())
+        .await?;
+    for r in &rows {
+        let rule = rule_row(r)?;
+        if rule.path.as_deref() == path {
+            return Ok(Some(rule));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn rule_in_use(db: &Db, id: &str) -> db::Result<bool> {
