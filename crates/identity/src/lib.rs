@@ -10,7 +10,6 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod model;
-#[path = "policy_defaults_tmp.rs"]
 pub mod policy_defaults;
 pub mod revoke;
 pub mod schema;

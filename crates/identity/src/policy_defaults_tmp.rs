@@ -1,2 +1,0 @@
-use auth::RuleDefault;
-pub const RULES: &[RuleDefault] = &[];
