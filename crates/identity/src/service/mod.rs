@@ -16,6 +16,20 @@ use crate::model::Project;
 use crate::schema::ROOT_DOMAIN;
 use crate::{Error, Identity, Result, store};
 
+/// A copy of `v` without null object members, at any depth.
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 impl Identity {
     /// Policy credentials for `ctx`, with keystone's `token.*` view added.
     pub fn creds(&self, ctx: &Context) -> Value {
@@ -38,10 +52,15 @@ impl Identity {
     }
 
     /// Enforce policy rule `action` for the caller against `target`; 403 when denied.
+    ///
+    /// Null members are dropped from the target first: keystone only puts into a target
+    /// what the request actually named (a `domain_id` filter, say), and a check on a
+    /// missing key fails, whereas a null would compare equal to a caller's null.
     pub fn enforce(&self, ctx: &Context, action: &str, target: &Value) -> Result<()> {
+        let target = without_nulls(target);
         match self
             .policy
-            .decide(action, target, &self.creds(ctx), ctx.user.scope())
+            .decide(action, &target, &self.creds(ctx), ctx.user.scope())
         {
             Decision::Allow => Ok(()),
             Decision::Deny | Decision::WrongScope => {
