@@ -59,18 +59,18 @@ async fn subject(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| Error::missing("X-Subject-Token", "headers"))?;
     let allow_expired = q.flag("allow_expired");
+    // As keystone: an invalid subject is 404 before policy is looked at (the target is
+    // built from the token itself).
     let v = match id.validate_token(token, allow_expired).await {
-        Ok(v) => Some(v),
+        Ok(v) => v,
         Err(TokenProblem::Internal(e)) => return Err(e),
-        Err(TokenProblem::Invalid(_)) | Err(TokenProblem::Expired) => None,
+        Err(TokenProblem::Invalid(_)) | Err(TokenProblem::Expired) => {
+            return Err(Error::not_found("token", token));
+        }
     };
-    // The policy target is the subject token; an invalid one has none.
-    let target = match &v {
-        Some(v) => json!({"target": {"token": {"user_id": v.info.user_id, "id": token}}}),
-        None => json!({"target": {"token": {"user_id": null}}}),
-    };
+    let target = json!({"target": {"token": {"user_id": v.info.user_id, "id": token}}});
     id.enforce(ctx, action, &target)?;
-    v.ok_or_else(|| Error::not_found("token", token))
+    Ok(v)
 }
 
 /// `GET /v3/auth/tokens`

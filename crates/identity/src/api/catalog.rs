@@ -378,10 +378,20 @@ impl Identity {
             Some(r) => Some(r),
             None => m.opt_string("region")?,
         };
+        // As keystone: naming a region that does not exist creates it.
         if let Some(r) = &region
             && store::catalog::get_region(&self.db, r).await?.is_none()
         {
-            return Err(Error::bad(format!("Region {r} not found.")));
+            let new = Region {
+                id: r.clone(),
+                description: None,
+                parent_region_id: None,
+                extra: Default::default(),
+            };
+            match store::catalog::insert_region(&self.db, &new).await {
+                Ok(()) | Err(db::DbError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(region)
     }

@@ -41,9 +41,7 @@ pub async fn create(
             .or_else(|| ctx.user.project.as_ref().map(|p| p.domain.id.clone()))
             .unwrap_or_else(|| id.cfg.default_domain_id.clone()),
     };
-    id.domain(&domain_id)
-        .await
-        .map_err(|_| Error::bad(format!("Could not find domain: {domain_id}.")))?;
+    id.domain(&domain_id).await?;
     let g = Group {
         id: new_id(),
         domain_id,

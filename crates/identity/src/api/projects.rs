@@ -103,11 +103,7 @@ impl Identity {
             }
         }
         let domain_id = domain_id.unwrap_or_else(|| self.default_domain_for(ctx));
-        self.domain(&domain_id).await.map_err(|_| {
-            Error::bad(format!(
-                "Could not find domain: {domain_id}. The project domain must exist."
-            ))
-        })?;
+        self.domain(&domain_id).await?;
         let p = Project {
             id: new_id(),
             name: name.clone(),
@@ -209,7 +205,7 @@ pub async fn show(
     q: Params,
 ) -> Result<Response> {
     check_id("project", &pid)?;
-    let p = id.project(&pid).await;
+    let p = id.project_or_domain(&pid).await;
     let t = p
         .as_ref()
         .map(target)
@@ -278,7 +274,7 @@ pub async fn update(
     Path(pid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let existing = id.project(&pid).await;
+    let existing = id.project_or_domain(&pid).await;
     let t = existing
         .as_ref()
         .map(target)
@@ -333,7 +329,7 @@ pub async fn update(
                 }
             }
         }
-        if !e && was_enabled {
+        if !e && was_enabled && !p.is_domain {
             let sub = store::resource::subtree_ids(&id.db, &p.id).await?;
             for s in sub {
                 if store::resource::get(&id.db, &s)
@@ -371,7 +367,11 @@ pub async fn update(
     }
     if was_enabled && !p.enabled {
         let mut ev = RevokeEvent::new(id.now());
-        ev.project_id = Some(p.id.clone());
+        if p.is_domain {
+            ev.domain_id = Some(p.id.clone());
+        } else {
+            ev.project_id = Some(p.id.clone());
+        }
         id.revocations.add(&id.db, ev).await?;
     }
     id.changed().await;
@@ -380,7 +380,7 @@ pub async fn update(
 
 /// `DELETE /v3/projects/{id}`: refused while it has children.
 pub async fn delete(State(id): St, ctx: Context, Path(pid): Path<String>) -> Result<Response> {
-    let existing = id.project(&pid).await;
+    let existing = id.project_or_domain(&pid).await;
     let t = existing
         .as_ref()
         .map(target)
@@ -392,6 +392,18 @@ pub async fn delete(State(id): St, ctx: Context, Path(pid): Path<String>) -> Res
             "Project {} is immutable.",
             p.id
         )));
+    }
+    if p.is_domain {
+        // A domain deleted through the projects API: the domain rules apply.
+        if p.enabled {
+            return Err(Error::ForbiddenMsg(
+                "Cannot delete a domain that is enabled, please disable it first.".into(),
+            ));
+        }
+        id.delete_domain_contents(&p.id).await?;
+        store::resource::delete(&id.db, std::slice::from_ref(&p.id)).await?;
+        id.changed().await;
+        return Ok(no_content());
     }
     if !store::resource::subtree_ids(&id.db, &p.id)
         .await?
@@ -508,8 +520,10 @@ pub async fn add_tag(
         store::resource::update(&id.db, &p).await?;
         id.changed().await;
     }
-    let r = created(json!({"links": {"self": format!("{base}/v3/projects/{pid}/tags")}}));
-    Ok(r)
+    let _ = base;
+    Ok(axum::response::IntoResponse::into_response(
+        axum::http::StatusCode::CREATED,
+    ))
 }
 
 /// `DELETE /v3/projects/{id}/tags/{tag}`

@@ -237,9 +237,9 @@ pub async fn imply(
             i.name
         )));
     }
-    if i.domain_id.is_some() {
+    if p.domain_id.is_none() && i.domain_id.is_some() {
         return Err(Error::ForbiddenMsg(
-            "A domain-specific role may not be implied.".into(),
+            "A global role may not imply a domain-specific role.".into(),
         ));
     }
     // Refuse cycles.

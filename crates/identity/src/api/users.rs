@@ -131,9 +131,7 @@ impl Identity {
                 })
                 .unwrap_or_else(|| self.cfg.default_domain_id.clone()),
         };
-        self.domain(&domain_id)
-            .await
-            .map_err(|_| Error::bad(format!("Could not find domain: {domain_id}.")))?;
+        self.domain(&domain_id).await?;
         let default_project_id = m.opt_string("default_project_id")?;
         if let Some(p) = &default_project_id {
             match store::resource::get(&self.db, p).await? {

@@ -92,6 +92,13 @@ impl Identity {
         }
     }
 
+    /// A project, or a domain addressed through the projects API (`is_domain`).
+    pub async fn project_or_domain(&self, id: &str) -> Result<Project> {
+        store::resource::get(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("project", id))
+    }
+
     pub async fn domain(&self, id: &str) -> Result<Project> {
         match store::resource::get(&self.db, id).await? {
             Some(p) if p.is_domain => Ok(p),
