@@ -111,7 +111,8 @@ pub async fn list(
         enabled: q.bool_filter("enabled"),
         ..Default::default()
     };
-    let items = store::resource::list(&id.db, &f)
+    let items = id
+        .list_projects(&f)
         .await?
         .iter()
         .map(|d| d.to_domain_json(&base))

@@ -175,7 +175,7 @@ pub async fn list(
         restrict(&mut ids, found);
     }
     f.ids = ids;
-    let mut items = store::resource::list(&id.db, &f).await?;
+    let mut items: Vec<_> = id.list_projects(&f).await?.as_ref().clone();
     let not = q.list("not-tags");
     if !not.is_empty() {
         let excluded = store::resource::ids_with_tags(&id.db, &not, true).await?;

@@ -9,7 +9,7 @@ use parking_lot::RwLock;
 use quick_cache::sync::Cache;
 use serde_json::Value;
 
-use crate::model::Role;
+use crate::model::{Project, Role};
 use crate::service::tokens::Validated;
 
 #[derive(Clone)]
@@ -51,6 +51,8 @@ pub struct Caches {
     pub tokens: Cache<String, Stamped<Arc<Validated>>>,
     pub catalogs: Cache<String, Stamped<Arc<Value>>>,
     pub roles: RwLock<Option<Stamped<Arc<RoleTable>>>>,
+    /// Project/domain listings by filter.
+    pub projects: Cache<String, Stamped<Arc<Vec<Project>>>>,
 }
 
 impl Caches {
@@ -59,6 +61,7 @@ impl Caches {
             tokens: Cache::new(50_000),
             catalogs: Cache::new(4_096),
             roles: RwLock::new(None),
+            projects: Cache::new(1_024),
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod password;
 pub mod roles;
 pub mod tokens;
 
+use std::sync::Arc;
+
 use auth::{Context, Decision};
 use serde_json::{Value, json};
 
@@ -90,6 +92,26 @@ impl Identity {
             Some(p) if !p.is_domain => Ok(p),
             _ => Err(Error::not_found("project", id)),
         }
+    }
+
+    /// Projects (or domains) matching a filter, cached until the next write.
+    pub async fn list_projects(&self, f: &store::resource::Filter) -> Result<Arc<Vec<Project>>> {
+        let key = format!("{f:?}");
+        let epoch = self.epoch();
+        if let Some(s) = self.cache.projects.get(&key) {
+            if s.epoch == epoch {
+                return Ok(s.value);
+            }
+        }
+        let v = Arc::new(store::resource::list(&self.db, f).await?);
+        self.cache.projects.insert(
+            key,
+            cache::Stamped {
+                epoch,
+                value: v.clone(),
+            },
+        );
+        Ok(v)
     }
 
     /// A project, or a domain addressed through the projects API (`is_domain`).
