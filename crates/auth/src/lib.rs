@@ -9,9 +9,11 @@
 pub mod context;
 pub mod keys;
 pub mod policy;
+pub mod remote;
 pub mod token;
 
 pub use context::{AuthError, Context, Named, ProjectRef, TokenInfo, TokenValidator, Validator};
 pub use keys::{KeyRepository, KeySet};
 pub use policy::{Decision, Enforcer, RuleDefault};
+pub use remote::{RemoteValidator, ServiceCredentials};
 pub use token::{Scope, TokenPayload};

@@ -98,10 +98,10 @@ impl Identity {
     pub async fn list_projects(&self, f: &store::resource::Filter) -> Result<Arc<Vec<Project>>> {
         let key = format!("{f:?}");
         let epoch = self.epoch();
-        if let Some(s) = self.cache.projects.get(&key) {
-            if s.epoch == epoch {
-                return Ok(s.value);
-            }
+        if let Some(s) = self.cache.projects.get(&key)
+            && s.epoch == epoch
+        {
+            return Ok(s.value);
         }
         let v = Arc::new(store::resource::list(&self.db, f).await?);
         self.cache.projects.insert(
