@@ -185,6 +185,10 @@ pub async fn delete(db: &Db, ids: &[String]) -> db::Result<()> {
             "DELETE FROM project_limit WHERE project_id = ?",
             "DELETE FROM project_limit WHERE domain_id = ?",
             "DELETE FROM domain_config WHERE domain_id = ?",
+            "DELETE FROM credential WHERE project_id = ?",
+            "DELETE FROM app_cred_role WHERE app_cred_id IN (SELECT id FROM app_cred WHERE project_id = ?)",
+            "DELETE FROM app_cred_access_rule WHERE app_cred_id IN (SELECT id FROM app_cred WHERE project_id = ?)",
+            "DELETE FROM app_cred WHERE project_id = ?",
             "DELETE FROM project WHERE id = ?",
         ] {
             db.q(sql).bind(id).execute(tx.conn()).await?;
