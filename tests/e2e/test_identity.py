@@ -276,3 +276,21 @@ def test_restart_reuses_data_dir(tmp_path):
         assert c.os("project", "show", "survivor", "-f", "json")["id"] == p["id"]
     finally:
         c.stop()
+
+
+def test_fernet_rotation_keeps_tokens_valid(cloud):
+    import subprocess
+    from conftest import BINARY
+    old = token_issue(cloud)["id"]
+    for _ in range(3):  # past max_active_keys: the first key is purged
+        subprocess.run([BINARY, "--config", cloud.conf, "fernet", "rotate", "--data-dir", cloud.data_dir],
+                       check=True, capture_output=True)
+    time.sleep(3)  # the running server notices the rotation within its poll period
+    new = token_issue(cloud)["id"]
+    h = {"X-Auth-Token": new, "X-Subject-Token": new}
+    assert requests.get(cloud.base + "/v3/auth/tokens", headers=h).status_code == 200
+    # the token minted with a key rotated out of the repository is no longer accepted
+    h = {"X-Auth-Token": new, "X-Subject-Token": old}
+    assert requests.get(cloud.base + "/v3/auth/tokens", headers=h).status_code == 404
+    keys = sorted(os.listdir(os.path.join(cloud.data_dir, "fernet-keys")))
+    assert len(keys) == 3 and "0" in keys

@@ -181,6 +181,18 @@ impl KeyRepository {
         Ok(next)
     }
 
+    /// A fingerprint of the repository's content: changes whenever a key is added,
+    /// rotated or removed (to notice a rotation made by another process).
+    pub fn fingerprint(&self) -> Result<String, KeyError> {
+        let mut out = String::new();
+        for n in self.indexes()? {
+            let p = self.key_path(n);
+            let k = fs::read_to_string(&p).map_err(io(&p))?;
+            out.push_str(&format!("{n}:{};", k.trim()));
+        }
+        Ok(out)
+    }
+
     /// Load the active keys, primary first.
     pub fn load(&self) -> Result<KeySet, KeyError> {
         let mut idx = self.indexes()?;

@@ -47,6 +47,8 @@ pub struct Identity {
     key_repo: KeyRepository,
     cred_keys: RwLock<Arc<KeySet>>,
     cred_key_repo: KeyRepository,
+    /// Content fingerprint of both key repositories when last loaded.
+    key_print: parking_lot::Mutex<String>,
     /// Bumped by every write; caches built at an older epoch are stale.
     epoch: AtomicU64,
     /// The last value of the shared change counter this node has seen.
@@ -90,6 +92,11 @@ impl Identity {
             let n = policy.load_overrides(p)?;
             tracing::info!(file = %p.display(), rules = n, "loaded policy overrides");
         }
+        let key_print = format!(
+            "{}|{}",
+            key_repo.fingerprint()?,
+            cred_key_repo.fingerprint()?
+        );
         let counter = store::read_counter(&db).await?;
         let id = Identity {
             db,
@@ -100,6 +107,7 @@ impl Identity {
             key_repo,
             cred_keys: RwLock::new(Arc::new(cred_keys)),
             cred_key_repo,
+            key_print: parking_lot::Mutex::new(key_print),
             epoch: AtomicU64::new(1),
             seen_counter: AtomicI64::new(counter),
             revocations: revoke::Revocations::default(),
@@ -149,12 +157,25 @@ impl Identity {
                 if let Err(e) = self.revocations.reload(&self.db, self.clock.now()).await {
                     tracing::warn!(error = %e, "could not reload revocation events");
                 }
-                if let Err(e) = self.reload_keys() {
-                    tracing::warn!(error = %e, "could not reload fernet keys");
-                }
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the shared change counter"),
+        }
+        // A `fernet rotate` (here or distributed from another node) takes effect here.
+        let print = self
+            .key_repo
+            .fingerprint()
+            .and_then(|a| Ok(format!("{a}|{}", self.cred_key_repo.fingerprint()?)));
+        match print {
+            Ok(p) if *self.key_print.lock() != p => match self.reload_keys() {
+                Ok(()) => {
+                    tracing::info!("fernet keys changed on disk; reloaded");
+                    *self.key_print.lock() = p;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not reload fernet keys"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the key repositories"),
         }
     }
 
