@@ -90,6 +90,17 @@ impl Error {
         Error::Validation(msg.into())
     }
 
+    /// Map a database error, turning a unique-key violation into keystone's duplicate 409.
+    pub fn or_duplicate<'a>(
+        kind: &'static str,
+        name: &'a str,
+    ) -> impl FnOnce(db::DbError) -> Error + 'a {
+        move |e| match e {
+            db::DbError::Conflict(_) => Error::duplicate(kind, name),
+            other => Error::Db(other),
+        }
+    }
+
     /// `Expecting to find {attr} in {target}.` — keystone's missing-attribute message.
     pub fn missing(attr: &str, target: &str) -> Self {
         Error::Validation(format!(

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::api::params::{Fields, check_id};
+use crate::api::params::{Fields, check_id, patch_map};
 use crate::api::{Params, St, collection, created, member, no_content, ok};
 use crate::model::{Project, new_id};
 use crate::revoke::RevokeEvent;
@@ -87,11 +87,9 @@ impl Identity {
             options: m.options(&["immutable"])?.unwrap_or_default(),
             tags: tags_of(m)?.unwrap_or_default(),
         };
-        match store::resource::insert(&self.db, &d, self.now_micros()).await {
-            Ok(()) => {}
-            Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("domain", &name)),
-            Err(e) => return Err(e.into()),
-        }
+        store::resource::insert(&self.db, &d, self.now_micros())
+            .await
+            .map_err(Error::or_duplicate("domain", &name))?;
         self.changed().await;
         Ok(d)
     }
@@ -180,22 +178,14 @@ pub async fn update(
         d.tags = t;
     }
     if let Some(o) = m.options(&["immutable"])? {
-        for (k, v) in o {
-            if v.is_null() {
-                d.options.remove(&k);
-            } else {
-                d.options.insert(k, v);
-            }
-        }
+        patch_map(&mut d.options, o);
     }
     for (k, v) in m.extras(KNOWN) {
         d.extra.insert(k, v);
     }
-    match store::resource::update(&id.db, &d).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("domain", &d.name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::resource::update(&id.db, &d)
+        .await
+        .map_err(Error::or_duplicate("domain", &d.name))?;
     if was_enabled && !d.enabled {
         let mut ev = RevokeEvent::new(id.now());
         ev.domain_id = Some(d.id.clone());

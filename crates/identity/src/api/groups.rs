@@ -49,11 +49,9 @@ pub async fn create(
         description: m.opt_string("description")?,
         extra: m.extras(KNOWN),
     };
-    match store::users::insert_group(&id.db, &g).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("group", &name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::users::insert_group(&id.db, &g)
+        .await
+        .map_err(Error::or_duplicate("group", &name))?;
     id.changed().await;
     Ok(created(json!({"group": g.to_json(&base)})))
 }
@@ -124,11 +122,9 @@ pub async fn update(
     for (k, v) in m.extras(KNOWN) {
         g.extra.insert(k, v);
     }
-    match store::users::update_group(&id.db, &g).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("group", &g.name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::users::update_group(&id.db, &g)
+        .await
+        .map_err(Error::or_duplicate("group", &g.name))?;
     id.changed().await;
     Ok(ok(json!({"group": g.to_json(&base)})))
 }

@@ -141,6 +141,17 @@ impl Fields for Map<String, Value> {
     }
 }
 
+/// Apply a PATCH of a JSON map: members set to null are removed, others replaced.
+pub fn patch_map(dst: &mut Map<String, Value>, src: Map<String, Value>) {
+    for (k, v) in src {
+        if v.is_null() {
+            dst.remove(&k);
+        } else {
+            dst.insert(k, v);
+        }
+    }
+}
+
 /// Reject ids that cannot be ours: keystone ids are at most 64 characters.
 pub fn check_id(kind: &'static str, id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 64 {

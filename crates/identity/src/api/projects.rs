@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::domains::tags_of;
-use crate::api::params::{Fields, check_id};
+use crate::api::params::{Fields, check_id, patch_map};
 use crate::api::{Params, St, collection, created, member, no_content, ok};
 use crate::model::{Project, new_id};
 use crate::revoke::RevokeEvent;
@@ -116,11 +116,9 @@ impl Identity {
             options: m.options(&["immutable"])?.unwrap_or_default(),
             tags: tags_of(m)?.unwrap_or_default(),
         };
-        match store::resource::insert(&self.db, &p, self.now_micros()).await {
-            Ok(()) => {}
-            Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("project", &name)),
-            Err(e) => return Err(e.into()),
-        }
+        store::resource::insert(&self.db, &p, self.now_micros())
+            .await
+            .map_err(Error::or_duplicate("project", &name))?;
         self.changed().await;
         Ok(p)
     }
@@ -349,22 +347,14 @@ pub async fn update(
         p.tags = t;
     }
     if let Some(o) = m.options(&["immutable"])? {
-        for (k, v) in o {
-            if v.is_null() {
-                p.options.remove(&k);
-            } else {
-                p.options.insert(k, v);
-            }
-        }
+        patch_map(&mut p.options, o);
     }
     for (k, v) in m.extras(KNOWN) {
         p.extra.insert(k, v);
     }
-    match store::resource::update(&id.db, &p).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("project", &p.name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::resource::update(&id.db, &p)
+        .await
+        .map_err(Error::or_duplicate("project", &p.name))?;
     if was_enabled && !p.enabled {
         let mut ev = RevokeEvent::new(id.now());
         if p.is_domain {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::api::params::{Fields, check_id};
+use crate::api::params::{Fields, check_id, patch_map};
 use crate::api::{Params, St, collection, created, member, no_content, ok};
 use crate::model::{Role, new_id};
 use crate::revoke::RevokeEvent;
@@ -66,11 +66,9 @@ impl Identity {
             extra: m.extras(KNOWN),
             options: m.options(&["immutable"])?.unwrap_or_default(),
         };
-        match store::assignment::insert_role(&self.db, &r).await {
-            Ok(()) => {}
-            Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("role", &name)),
-            Err(e) => return Err(e.into()),
-        }
+        store::assignment::insert_role(&self.db, &r)
+            .await
+            .map_err(Error::or_duplicate("role", &name))?;
         self.changed().await;
         Ok(r)
     }
@@ -169,22 +167,14 @@ pub async fn update(
         r.description = m.opt_string("description")?;
     }
     if let Some(o) = m.options(&["immutable"])? {
-        for (k, v) in o {
-            if v.is_null() {
-                r.options.remove(&k);
-            } else {
-                r.options.insert(k, v);
-            }
-        }
+        patch_map(&mut r.options, o);
     }
     for (k, v) in m.extras(KNOWN) {
         r.extra.insert(k, v);
     }
-    match store::assignment::update_role(&id.db, &r).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("role", &r.name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::assignment::update_role(&id.db, &r)
+        .await
+        .map_err(Error::or_duplicate("role", &r.name))?;
     id.changed().await;
     Ok(ok(json!({"role": r.to_json(&base)})))
 }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::api::params::{Fields, check_id};
+use crate::api::params::{Fields, check_id, patch_map};
 use crate::api::{Params, St, collection, created, member, no_content, ok};
 use crate::model::{User, new_id};
 use crate::revoke::RevokeEvent;
@@ -170,11 +170,9 @@ impl Identity {
                 ));
             }
         };
-        match store::users::insert(&self.db, &u, pw).await {
-            Ok(()) => {}
-            Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("user", &name)),
-            Err(e) => return Err(e.into()),
-        }
+        store::users::insert(&self.db, &u, pw)
+            .await
+            .map_err(Error::or_duplicate("user", &name))?;
         self.changed().await;
         Ok(u)
     }
@@ -315,13 +313,7 @@ pub async fn update(
         u.description = m.opt_string("description")?;
     }
     if let Some(o) = m.options(USER_OPTIONS)? {
-        for (k, v) in o {
-            if v.is_null() {
-                u.options.remove(&k);
-            } else {
-                u.options.insert(k, v);
-            }
-        }
+        patch_map(&mut u.options, o);
     }
     for (k, v) in m.extras(KNOWN) {
         if v.is_null() {
@@ -330,11 +322,9 @@ pub async fn update(
             u.extra.insert(k, v);
         }
     }
-    match store::users::update(&id.db, &u).await {
-        Ok(()) => {}
-        Err(db::DbError::Conflict(_)) => return Err(Error::duplicate("user", &u.name)),
-        Err(e) => return Err(e.into()),
-    }
+    store::users::update(&id.db, &u)
+        .await
+        .map_err(Error::or_duplicate("user", &u.name))?;
     let mut revoke = was_enabled && !u.enabled;
     match m.get("password") {
         None | Some(Value::Null) => {}
