@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::ServiceExt;
+use axum::extract::Request;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 /// Bind `addr`; errors name the address so the operator sees which port is taken.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -12,13 +16,16 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serve until `shutdown` completes, then finish in-flight requests.
+/// Serve until `shutdown` completes, then finish in-flight requests. A trailing slash on
+/// a path is ignored (`/v3/OS-TRUST/trusts/` is `/v3/OS-TRUST/trusts`), as OpenStack's
+/// services accept both.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    let svc = NormalizePathLayer::trim_trailing_slash().layer(router);
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(svc))
         .with_graceful_shutdown(shutdown)
         .await
 }

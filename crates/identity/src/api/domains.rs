@@ -135,13 +135,10 @@ pub async fn show(
     Path(did): Path<String>,
 ) -> Result<Response> {
     check_id("domain", &did)?;
-    let d = id.domain(&did).await;
-    let t = d
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"domain": {"id": did}}}));
+    let d = id.domain(&did).await?;
+    let t = target(&d);
     id.enforce(&ctx, "identity:get_domain", &t)?;
-    Ok(ok(json!({"domain": d?.to_domain_json(&base)})))
+    Ok(ok(json!({"domain": d.to_domain_json(&base)})))
 }
 
 /// `PATCH /v3/domains/{id}`

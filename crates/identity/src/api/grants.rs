@@ -253,8 +253,8 @@ async fn grant_op(
     let (target, g) = id
         .resolve_grant(t, target_id, a, actor_id, Some(role_id), inherited)
         .await;
-    id.enforce(ctx, action, &target)?;
     let g = g?;
+    id.enforce(ctx, action, &target)?;
     match op {
         Op::Put => {
             st::grant(&id.db, &g.assignment).await?;
@@ -293,8 +293,8 @@ async fn grant_list(
     let (target, g) = id
         .resolve_grant(t, target_id, a, actor_id, None, inherited)
         .await;
-    id.enforce(ctx, actions(t, a)[3], &target)?;
     let g = g?;
+    id.enforce(ctx, actions(t, a)[3], &target)?;
     let f = AssignmentFilter {
         kinds: Some(vec![g.assignment.kind]),
         actor_ids: Some(vec![g.assignment.actor_id.clone()]),

@@ -83,13 +83,10 @@ pub async fn show(
     Path(gid): Path<String>,
 ) -> Result<Response> {
     check_id("group", &gid)?;
-    let g = id.group(&gid).await;
-    let t = g
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"group": {"id": gid}}}));
+    let g = id.group(&gid).await?;
+    let t = target(&g);
     id.enforce(&ctx, "identity:get_group", &t)?;
-    Ok(ok(json!({"group": g?.to_json(&base)})))
+    Ok(ok(json!({"group": g.to_json(&base)})))
 }
 
 /// `PATCH /v3/groups/{id}`
@@ -100,14 +97,11 @@ pub async fn update(
     Path(gid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let g = id.group(&gid).await;
-    let t = g
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"group": {"id": gid}}}));
+    let g = id.group(&gid).await?;
+    let t = target(&g);
     id.enforce(&ctx, "identity:update_group", &t)?;
     let m = member(&body, "group")?;
-    let mut g = g?;
+    let mut g = g;
     if let Some(d) = m.get("domain_id")
         && d.as_str() != Some(g.domain_id.as_str())
     {
@@ -131,13 +125,9 @@ pub async fn update(
 
 /// `DELETE /v3/groups/{id}`: members lose the group's roles at once.
 pub async fn delete(State(id): St, ctx: Context, Path(gid): Path<String>) -> Result<Response> {
-    let g = id.group(&gid).await;
-    let t = g
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"group": {"id": gid}}}));
+    let g = id.group(&gid).await?;
+    let t = target(&g);
     id.enforce(&ctx, "identity:delete_group", &t)?;
-    let g = g?;
     store::users::delete_group(&id.db, &g.id).await?;
     id.changed().await;
     Ok(no_content())
@@ -151,13 +141,9 @@ pub async fn members(
     Path(gid): Path<String>,
     q: Params,
 ) -> Result<Response> {
-    let g = id.group(&gid).await;
-    let t = g
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"group": {"id": gid}}}));
+    let g = id.group(&gid).await?;
+    let t = target(&g);
     id.enforce(&ctx, "identity:list_users_in_group", &t)?;
-    let g = g?;
     let f = store::users::UserFilter {
         group_id: Some(g.id.clone()),
         domain_id: q.get("domain_id").map(str::to_string),

@@ -203,13 +203,9 @@ pub async fn show(
     q: Params,
 ) -> Result<Response> {
     check_id("project", &pid)?;
-    let p = id.project_or_domain(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project_or_domain(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:get_project", &t)?;
-    let p = p?;
     let mut v = p.to_project_json(&base);
     if q.flag("parents_as_list") || q.flag("parents_as_ids") {
         let ancestors = id.ancestors(&p).await?;
@@ -272,14 +268,11 @@ pub async fn update(
     Path(pid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let existing = id.project_or_domain(&pid).await;
-    let t = existing
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let existing = id.project_or_domain(&pid).await?;
+    let t = target(&existing);
     id.enforce(&ctx, "identity:update_project", &t)?;
     let m = member(&body, "project")?;
-    let mut p = existing?;
+    let mut p = existing;
     if let Some(d) = m.get("domain_id")
         && d.as_str() != Some(p.domain_id.as_str())
     {
@@ -370,13 +363,10 @@ pub async fn update(
 
 /// `DELETE /v3/projects/{id}`: refused while it has children.
 pub async fn delete(State(id): St, ctx: Context, Path(pid): Path<String>) -> Result<Response> {
-    let existing = id.project_or_domain(&pid).await;
-    let t = existing
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let existing = id.project_or_domain(&pid).await?;
+    let t = target(&existing);
     id.enforce(&ctx, "identity:delete_project", &t)?;
-    let p = existing?;
+    let p = existing;
     if p.options.get("immutable").and_then(Value::as_bool) == Some(true) {
         return Err(Error::ForbiddenMsg(format!(
             "Project {} is immutable.",
@@ -416,13 +406,10 @@ pub async fn delete(State(id): St, ctx: Context, Path(pid): Path<String>) -> Res
 
 /// `GET /v3/projects/{id}/tags`
 pub async fn list_tags(State(id): St, ctx: Context, Path(pid): Path<String>) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:list_project_tags", &t)?;
-    Ok(ok(json!({"tags": p?.tags})))
+    Ok(ok(json!({"tags": p.tags})))
 }
 
 /// `PUT /v3/projects/{id}/tags`: replace all tags.
@@ -433,13 +420,10 @@ pub async fn replace_tags(
     Path(pid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:update_project_tags", &t)?;
-    let mut p = p?;
+    let mut p = p;
     let m = body
         .as_object()
         .ok_or_else(|| Error::bad("Invalid input: a JSON object with 'tags' was expected."))?;
@@ -453,13 +437,10 @@ pub async fn replace_tags(
 
 /// `DELETE /v3/projects/{id}/tags`
 pub async fn clear_tags(State(id): St, ctx: Context, Path(pid): Path<String>) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:delete_project_tags", &t)?;
-    let mut p = p?;
+    let mut p = p;
     p.tags.clear();
     store::resource::update(&id.db, &p).await?;
     id.changed().await;
@@ -472,13 +453,10 @@ pub async fn check_tag_handler(
     ctx: Context,
     Path((pid, tag)): Path<(String, String)>,
 ) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:get_project_tag", &t)?;
-    if p?.tags.contains(&tag) {
+    if p.tags.contains(&tag) {
         Ok(no_content())
     } else {
         Err(Error::NotFoundMsg(format!(
@@ -494,13 +472,10 @@ pub async fn add_tag(
     BaseUrl(base): BaseUrl,
     Path((pid, tag)): Path<(String, String)>,
 ) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:create_project_tag", &t)?;
-    let mut p = p?;
+    let mut p = p;
     check_tag(&tag)?;
     if !p.tags.contains(&tag) {
         if p.tags.len() >= 80 {
@@ -522,13 +497,10 @@ pub async fn delete_tag(
     ctx: Context,
     Path((pid, tag)): Path<(String, String)>,
 ) -> Result<Response> {
-    let p = id.project(&pid).await;
-    let t = p
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"project": {"id": pid}}}));
+    let p = id.project(&pid).await?;
+    let t = target(&p);
     id.enforce(&ctx, "identity:delete_project_tag", &t)?;
-    let mut p = p?;
+    let mut p = p;
     let before = p.tags.len();
     p.tags.retain(|x| x != &tag);
     if p.tags.len() == before {

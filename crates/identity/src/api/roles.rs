@@ -96,19 +96,18 @@ pub async fn list(
     Ok(collection(&id, "roles", items, format!("{base}/v3/roles")))
 }
 
-async fn role_and_target(id: &Identity, rid: &str) -> (Result<Role>, Value) {
-    let r = id.role(rid).await;
-    let t = r
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"role": {"id": rid}}}));
-    (r, t)
+/// The role and its policy target; an unknown role is 404 before policy, as keystone.
+async fn role_and_target(id: &Identity, rid: &str) -> Result<(Role, Value)> {
+    let r = id.role(rid).await?;
+    let t = target(&r);
+    Ok((r, t))
 }
 
-fn action_for(r: &Result<Role>, global: &'static str, domain: &'static str) -> &'static str {
-    match r {
-        Ok(r) if r.domain_id.is_some() => domain,
-        _ => global,
+fn action_for(r: &Role, global: &'static str, domain: &'static str) -> &'static str {
+    if r.domain_id.is_some() {
+        domain
+    } else {
+        global
     }
 }
 
@@ -120,13 +119,13 @@ pub async fn show(
     Path(rid): Path<String>,
 ) -> Result<Response> {
     check_id("role", &rid)?;
-    let (r, t) = role_and_target(&id, &rid).await;
+    let (r, t) = role_and_target(&id, &rid).await?;
     id.enforce(
         &ctx,
         action_for(&r, "identity:get_role", "identity:get_domain_role"),
         &t,
     )?;
-    Ok(ok(json!({"role": r?.to_json(&base)})))
+    Ok(ok(json!({"role": r.to_json(&base)})))
 }
 
 /// `PATCH /v3/roles/{id}`
@@ -137,14 +136,14 @@ pub async fn update(
     Path(rid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let (r, t) = role_and_target(&id, &rid).await;
+    let (r, t) = role_and_target(&id, &rid).await?;
     id.enforce(
         &ctx,
         action_for(&r, "identity:update_role", "identity:update_domain_role"),
         &t,
     )?;
     let m = member(&body, "role")?;
-    let mut r = r?;
+    let mut r = r;
     let unlocking = m
         .get("options")
         .and_then(|o| o.get("immutable"))
@@ -181,13 +180,13 @@ pub async fn update(
 
 /// `DELETE /v3/roles/{id}`: assignments go with it, and tokens carrying it are revoked.
 pub async fn delete(State(id): St, ctx: Context, Path(rid): Path<String>) -> Result<Response> {
-    let (r, t) = role_and_target(&id, &rid).await;
+    let (r, t) = role_and_target(&id, &rid).await?;
     id.enforce(
         &ctx,
         action_for(&r, "identity:delete_role", "identity:delete_domain_role"),
         &t,
     )?;
-    let r = r?;
+
     if immutable(&r) {
         return Err(Error::ForbiddenMsg(format!("Role {} is immutable.", r.id)));
     }

@@ -264,13 +264,10 @@ pub async fn show(
     Path(uid): Path<String>,
 ) -> Result<Response> {
     check_id("user", &uid)?;
-    let u = id.user(&uid).await;
-    let t = u
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"user": {"id": uid}}}));
+    let u = id.user(&uid).await?;
+    let t = target(&u);
     id.enforce(&ctx, "identity:get_user", &t)?;
-    Ok(ok(json!({"user": u?.to_json(&base)})))
+    Ok(ok(json!({"user": u.to_json(&base)})))
 }
 
 /// `PATCH /v3/users/{id}`
@@ -281,14 +278,11 @@ pub async fn update(
     Path(uid): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    let u = id.user(&uid).await;
-    let t = u
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"user": {"id": uid}}}));
+    let u = id.user(&uid).await?;
+    let t = target(&u);
     id.enforce(&ctx, "identity:update_user", &t)?;
     let m = member(&body, "user")?;
-    let mut u = u?;
+    let mut u = u;
     if let Some(d) = m.get("domain_id")
         && d.as_str() != Some(u.domain_id.as_str())
     {
@@ -360,13 +354,9 @@ pub async fn update(
 
 /// `DELETE /v3/users/{id}`
 pub async fn delete(State(id): St, ctx: Context, Path(uid): Path<String>) -> Result<Response> {
-    let u = id.user(&uid).await;
-    let t = u
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"user": {"id": uid}}}));
+    let u = id.user(&uid).await?;
+    let t = target(&u);
     id.enforce(&ctx, "identity:delete_user", &t)?;
-    let u = u?;
     store::users::delete(&id.db, &u.id).await?;
     id.revoke_user(&u.id).await?;
     id.changed().await;
@@ -437,13 +427,9 @@ pub async fn groups(
     Path(uid): Path<String>,
     q: Params,
 ) -> Result<Response> {
-    let u = id.user(&uid).await;
-    let t = u
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"user": {"id": uid}}}));
+    let u = id.user(&uid).await?;
+    let t = target(&u);
     id.enforce(&ctx, "identity:list_groups_for_user", &t)?;
-    let u = u?;
     let gs =
         store::users::list_groups(&id.db, q.get("domain_id"), q.get("name"), Some(&u.id)).await?;
     let items = gs.iter().map(|g| g.to_json(&base)).collect();
@@ -463,13 +449,9 @@ pub async fn projects(
     Path(uid): Path<String>,
     q: Params,
 ) -> Result<Response> {
-    let u = id.user(&uid).await;
-    let t = u
-        .as_ref()
-        .map(target)
-        .unwrap_or_else(|_| json!({"target": {"user": {"id": uid}}}));
+    let u = id.user(&uid).await?;
+    let t = target(&u);
     id.enforce(&ctx, "identity:list_user_projects", &t)?;
-    let u = u?;
     let mut items = id.projects_for_user(&u.id).await?;
     if let Some(d) = q.get("domain_id") {
         items.retain(|p| p.domain_id == d);
