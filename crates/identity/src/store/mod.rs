@@ -5,6 +5,7 @@ pub mod appcred;
 pub mod assignment;
 pub mod catalog;
 pub mod credential;
+pub mod endpoint_filter;
 pub mod policy;
 pub mod resource;
 pub mod trust;
