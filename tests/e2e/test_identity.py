@@ -294,3 +294,20 @@ def test_fernet_rotation_keeps_tokens_valid(cloud):
     assert requests.get(cloud.base + "/v3/auth/tokens", headers=h).status_code == 404
     keys = sorted(os.listdir(os.path.join(cloud.data_dir, "fernet-keys")))
     assert len(keys) == 3 and "0" in keys
+
+
+def test_unified_limits_with_the_cli(cloud):
+    svc = cloud.os("service", "create", "--name", unique("quota-svc"), unique("quota"), "-f", "json")
+    rl = cloud.os("registered", "limit", "create", "--service", svc["id"], "--default-limit", "10",
+                  "widgets", "-f", "json")
+    assert rl["default_limit"] == 10
+    p = cloud.os("project", "create", unique("limited"), "-f", "json")
+    lim = cloud.os("limit", "create", "--project", p["id"], "--service", svc["id"],
+                   "--resource-limit", "3", "widgets", "-f", "json")
+    assert lim["resource_limit"] == 3
+    listed = cloud.os("limit", "list", "--project", p["id"], "-f", "json")
+    assert [x["ID"] for x in listed] == [lim["id"]]
+    err = cloud.fails("registered", "limit", "create", "--service", svc["id"], "--default-limit", "1", "widgets")
+    assert "409" in err or "Conflict" in err
+    cloud.os("limit", "delete", lim["id"])
+    cloud.os("registered", "limit", "delete", rl["id"])

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 struct Env {
-    _id: Arc<Identity>,
+    id: Arc<Identity>,
     router: axum::Router,
     clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
@@ -39,7 +39,7 @@ async fn env() -> Env {
     .unwrap();
     let router = identity::api::router(id.clone());
     Env {
-        _id: id,
+        id,
         router,
         clock,
         _dir: dir,
@@ -324,4 +324,115 @@ async fn remote_validation_by_another_service() {
         v.validate(&user_token).await,
         Err(auth::AuthError::Unauthorized)
     ));
+}
+
+#[tokio::test]
+async fn unified_limits_and_effective_limit() {
+    let e = env().await;
+    let (admin, member) = tokens(&e).await;
+    let (_, s, _) = call(
+        &e.router,
+        Method::POST,
+        "/v3/services",
+        Some(&admin),
+        Some(json!({"service": {"type": "compute", "name": "nova"}})),
+    )
+    .await;
+    let sid = s["service"]["id"].as_str().unwrap().to_string();
+    let body = json!({"registered_limits": [
+        {"service_id": sid, "resource_name": "cores", "default_limit": 10},
+        {"service_id": sid, "resource_name": "ram", "default_limit": 2048}]});
+    let (st, v, _) = call(
+        &e.router,
+        Method::POST,
+        "/v3/registered_limits",
+        Some(&admin),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(v["registered_limits"].as_array().unwrap().len(), 2);
+    let (st, _, _) = call(
+        &e.router,
+        Method::POST,
+        "/v3/registered_limits",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (st, _, _) = call(&e.router, Method::POST, "/v3/registered_limits", Some(&member),
+        Some(json!({"registered_limits": [{"service_id": sid, "resource_name": "x", "default_limit": 1}]}))).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    let (_, p, _) = call(
+        &e.router,
+        Method::GET,
+        "/v3/projects?name=demo",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let pid = p["projects"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        e.id.effective_limit(&pid, &sid, None, "cores")
+            .await
+            .unwrap(),
+        Some(10)
+    );
+    let (st, v, _) = call(&e.router, Method::POST, "/v3/limits", Some(&admin),
+        Some(json!({"limits": [{"project_id": pid, "service_id": sid, "resource_name": "cores", "resource_limit": 4}]}))).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let lid = v["limits"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        e.id.effective_limit(&pid, &sid, None, "cores")
+            .await
+            .unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        e.id.effective_limit(&pid, &sid, None, "ram").await.unwrap(),
+        Some(2048)
+    );
+    assert_eq!(
+        e.id.effective_limit(&pid, &sid, None, "gpus")
+            .await
+            .unwrap(),
+        None
+    );
+    // a limit without a registered default is refused
+    let (st, _, _) = call(&e.router, Method::POST, "/v3/limits", Some(&admin),
+        Some(json!({"limits": [{"project_id": pid, "service_id": sid, "resource_name": "gpus", "resource_limit": 1}]}))).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // the member sees its project's limit
+    let (st, v, _) = call(&e.router, Method::GET, "/v3/limits", Some(&member), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["limits"].as_array().unwrap().len(), 1);
+    let (st, v, _) = call(
+        &e.router,
+        Method::PATCH,
+        &format!("/v3/limits/{lid}"),
+        Some(&admin),
+        Some(json!({"limit": {"resource_limit": 6}})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        e.id.effective_limit(&pid, &sid, None, "cores")
+            .await
+            .unwrap(),
+        Some(6)
+    );
+    let (st, v, _) = call(
+        &e.router,
+        Method::GET,
+        "/v3/limits/model",
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, v["model"]["name"].as_str()),
+        (StatusCode::OK, Some("flat"))
+    );
 }

@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod catalog;
 pub mod credential;
 pub mod endpoint_filter;
+pub mod limits;
 pub mod policy;
 pub mod resource;
 pub mod trust;
