@@ -10,6 +10,7 @@ pub mod base_url;
 pub mod error;
 pub mod json;
 pub mod layers;
+pub mod openapi;
 pub mod pagination;
 pub mod request_id;
 pub mod server;

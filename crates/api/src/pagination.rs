@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::Fault;
 
 /// Collection links as keystone renders them: `{"self": ..., "previous": null, "next": ...}`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CollectionLinks {
     #[serde(rename = "self")]
     pub self_: String,

@@ -86,6 +86,11 @@ enum Cmd {
         #[command(subcommand)]
         op: KeyOp,
     },
+    /// Print a service's OpenAPI document (generated from its route table).
+    Openapi {
+        /// identity
+        service: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,6 +218,14 @@ async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
         },
         Cmd::Fernet { op } => key_op(&cfg, op, false),
         Cmd::Credential { op } => key_op(&cfg, op, true),
+        Cmd::Openapi { service } => {
+            let doc = match service.as_str() {
+                "identity" => identity::api::openapi(),
+                other => bail!("no OpenAPI document for {other:?}; services: identity"),
+            };
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
     }
 }
 

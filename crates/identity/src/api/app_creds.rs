@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::check_id;
@@ -222,21 +221,44 @@ pub async fn rule_delete(
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route(
-            "/v3/users/{user_id}/application_credentials",
-            get(list).post(create),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/application_credentials",
+        get(list, "GET /v3/users/{user_id}/application_credentials"),
+        post(create, "POST /v3/users/{user_id}/application_credentials")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+        get(
+            show,
+            "GET /v3/users/{user_id}/application_credentials/{application_credential_id}"
+        ),
+        delete(
+            delete,
+            "DELETE /v3/users/{user_id}/application_credentials/{application_credential_id}"
         )
-        .route(
-            "/v3/users/{user_id}/application_credentials/{application_credential_id}",
-            get(show).delete(delete),
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/access_rules",
+        get(rules_list, "GET /v3/users/{user_id}/access_rules")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/access_rules/{access_rule_id}",
+        get(
+            rule_show,
+            "GET /v3/users/{user_id}/access_rules/{access_rule_id}"
+        ),
+        delete(
+            rule_delete,
+            "DELETE /v3/users/{user_id}/access_rules/{access_rule_id}: refused while an"
         )
-        .route("/v3/users/{user_id}/access_rules", get(rules_list))
-        .route(
-            "/v3/users/{user_id}/access_rules/{access_rule_id}",
-            get(rule_show).delete(rule_delete),
-        )
+    );
+    r
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::{Params, St, collection, no_content, ok, raw_json};
@@ -238,14 +237,23 @@ pub async fn system(
     })))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route(
-            "/v3/auth/tokens",
-            get(validate).post(issue).head(check).delete(revoke),
-        )
-        .route("/v3/auth/catalog", get(catalog))
-        .route("/v3/auth/projects", get(projects))
-        .route("/v3/auth/domains", get(domains))
-        .route("/v3/auth/system", get(system))
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/auth/tokens",
+        get(validate, "GET /v3/auth/tokens"),
+        post(issue, "POST /v3/auth/tokens"),
+        head(check, "HEAD /v3/auth/tokens"),
+        delete(revoke, "DELETE /v3/auth/tokens")
+    );
+    let r = api::route!(r, "/v3/auth/catalog", get(catalog, "GET /v3/auth/catalog"));
+    let r = api::route!(
+        r,
+        "/v3/auth/projects",
+        get(projects, "GET /v3/auth/projects")
+    );
+    let r = api::route!(r, "/v3/auth/domains", get(domains, "GET /v3/auth/domains"));
+    let r = api::route!(r, "/v3/auth/system", get(system, "GET /v3/auth/system"));
+    r
 }

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::Fields;
@@ -534,28 +533,53 @@ pub async fn delete_endpoint(
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/regions", get(list_regions).post(create_region))
-        .route(
-            "/v3/regions/{region_id}",
-            get(show_region)
-                .put(put_region)
-                .patch(update_region)
-                .delete(delete_region),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/regions",
+        get(list_regions, "GET /v3/regions"),
+        post(create_region, "POST /v3/regions")
+    );
+    let r = api::route!(
+        r,
+        "/v3/regions/{region_id}",
+        get(show_region, "GET /v3/regions/{id}"),
+        put(put_region, "PUT /v3/regions/{id}: create with a chosen id"),
+        patch(update_region, "PATCH /v3/regions/{id}"),
+        delete(
+            delete_region,
+            "DELETE /v3/regions/{id}: refused while it has child regions or endpoints"
         )
-        .route("/v3/services", get(list_services).post(create_service))
-        .route(
-            "/v3/services/{service_id}",
-            get(show_service)
-                .patch(update_service)
-                .delete(delete_service),
+    );
+    let r = api::route!(
+        r,
+        "/v3/services",
+        get(list_services, "GET /v3/services"),
+        post(create_service, "POST /v3/services")
+    );
+    let r = api::route!(
+        r,
+        "/v3/services/{service_id}",
+        get(show_service, "GET /v3/services/{id}"),
+        patch(update_service, "PATCH /v3/services/{id}"),
+        delete(
+            delete_service,
+            "DELETE /v3/services/{id}: its endpoints go with it"
         )
-        .route("/v3/endpoints", get(list_endpoints).post(create_endpoint))
-        .route(
-            "/v3/endpoints/{endpoint_id}",
-            get(show_endpoint)
-                .patch(update_endpoint)
-                .delete(delete_endpoint),
-        )
+    );
+    let r = api::route!(
+        r,
+        "/v3/endpoints",
+        get(list_endpoints, "GET /v3/endpoints"),
+        post(create_endpoint, "POST /v3/endpoints")
+    );
+    let r = api::route!(
+        r,
+        "/v3/endpoints/{endpoint_id}",
+        get(show_endpoint, "GET /v3/endpoints/{id}"),
+        patch(update_endpoint, "PATCH /v3/endpoints/{id}"),
+        delete(delete_endpoint, "DELETE /v3/endpoints/{id}")
+    );
+    r
 }

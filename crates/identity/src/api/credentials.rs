@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use crate::api::params::{Fields, check_id};
@@ -354,21 +353,43 @@ pub async fn ec2_delete(
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/credentials", get(list).post(create))
-        .route(
-            "/v3/credentials/{credential_id}",
-            get(show).patch(update).delete(delete),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/credentials",
+        get(list, "GET /v3/credentials"),
+        post(create, "POST /v3/credentials")
+    );
+    let r = api::route!(
+        r,
+        "/v3/credentials/{credential_id}",
+        get(show, "GET /v3/credentials/{credential_id}"),
+        patch(update, "PATCH /v3/credentials/{credential_id}"),
+        delete(delete, "DELETE /v3/credentials/{credential_id}")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/credentials/OS-EC2",
+        get(ec2_list, "GET /v3/users/{user_id}/credentials/OS-EC2"),
+        post(
+            ec2_create,
+            "POST /v3/users/{user_id}/credentials/OS-EC2 with {\"tenant_id\": ...}"
         )
-        .route(
-            "/v3/users/{user_id}/credentials/OS-EC2",
-            get(ec2_list).post(ec2_create),
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}",
+        get(
+            ec2_show,
+            "GET /v3/users/{user_id}/credentials/OS-EC2/{credential_id}"
+        ),
+        delete(
+            ec2_delete,
+            "DELETE /v3/users/{user_id}/credentials/OS-EC2/{credential_id}"
         )
-        .route(
-            "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}",
-            get(ec2_show).delete(ec2_delete),
-        )
+    );
+    r
 }
 
 #[cfg(test)]

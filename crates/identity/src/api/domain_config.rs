@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use api::Json;
+use api::openapi::Routes;
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use db::RowExt;
 use serde_json::{Map, Value, json};
 
@@ -425,26 +424,58 @@ pub async fn default_option(
     Ok(ok(json!({"config": {option: v}})))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/domains/config/default", get(default_all))
-        .route("/v3/domains/config/{group}/default", get(default_group))
-        .route(
-            "/v3/domains/config/{group}/{option}/default",
-            get(default_option),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/domains/config/default",
+        get(default_all, "GET /v3/domains/config/default")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/config/{group}/default",
+        get(default_group, "GET /v3/domains/config/{group}/default")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/config/{group}/{option}/default",
+        get(
+            default_option,
+            "GET /v3/domains/config/{group}/{option}/default"
         )
-        .route(
-            "/v3/domains/{domain_id}/config",
-            get(show).put(put).patch(update).delete(delete),
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{domain_id}/config",
+        get(show, "GET /v3/domains/{id}/config"),
+        put(
+            put,
+            "PUT /v3/domains/{id}/config: 201 when created, 200 when replaced"
+        ),
+        patch(update, "PATCH /v3/domains/{id}/config"),
+        delete(delete, "DELETE /v3/domains/{id}/config")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{domain_id}/config/{group}",
+        get(show_group, "GET /v3/domains/{id}/config/{group}"),
+        patch(update_group, "PATCH /v3/domains/{id}/config/{group}"),
+        delete(delete_group, "DELETE /v3/domains/{id}/config/{group}")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{domain_id}/config/{group}/{option}",
+        get(show_option, "GET /v3/domains/{id}/config/{group}/{option}"),
+        patch(
+            update_option,
+            "PATCH /v3/domains/{id}/config/{group}/{option}"
+        ),
+        delete(
+            delete_option,
+            "DELETE /v3/domains/{id}/config/{group}/{option}"
         )
-        .route(
-            "/v3/domains/{domain_id}/config/{group}",
-            get(show_group).patch(update_group).delete(delete_group),
-        )
-        .route(
-            "/v3/domains/{domain_id}/config/{group}/{option}",
-            get(show_option).patch(update_option).delete(delete_option),
-        )
+    );
+    r
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::{Fields, check_id, patch_map};
@@ -242,11 +241,23 @@ impl Identity {
     }
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/domains", get(list).post(create))
-        .route(
-            "/v3/domains/{domain_id}",
-            get(show).patch(update).delete(delete),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/domains",
+        get(list, "GET /v3/domains"),
+        post(create, "POST /v3/domains")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{domain_id}",
+        get(show, "GET /v3/domains/{id}"),
+        patch(update, "PATCH /v3/domains/{id}"),
+        delete(
+            delete,
+            "DELETE /v3/domains/{id}: only disabled domains; everything in them goes too"
         )
+    );
+    r
 }

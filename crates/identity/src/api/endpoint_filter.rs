@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::Fields;
@@ -397,53 +396,103 @@ pub async fn endpoint_projects(
     ))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route(
-            "/v3/OS-EP-FILTER/endpoint_groups",
-            get(list_groups).post(create_group),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoint_groups",
+        get(list_groups, "GET /v3/OS-EP-FILTER/endpoint_groups"),
+        post(create_group, "POST /v3/OS-EP-FILTER/endpoint_groups")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoint_groups/{group_id}",
+        get(show_group, "GET|HEAD /v3/OS-EP-FILTER/endpoint_groups/{id}"),
+        head(show_group, "GET|HEAD /v3/OS-EP-FILTER/endpoint_groups/{id}"),
+        patch(update_group, "PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}"),
+        delete(delete_group, "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/endpoints",
+        get(
+            group_endpoints,
+            "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/endpoints"
         )
-        .route(
-            "/v3/OS-EP-FILTER/endpoint_groups/{group_id}",
-            get(show_group)
-                .head(show_group)
-                .patch(update_group)
-                .delete(delete_group),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/projects",
+        get(
+            group_projects,
+            "GET /v3/OS-EP-FILTER/endpoint_groups/{id}/projects"
         )
-        .route(
-            "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/endpoints",
-            get(group_endpoints),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/projects/{project_id}",
+        get(
+            check_group_project,
+            "GET|HEAD /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project_id}"
+        ),
+        head(
+            check_group_project,
+            "GET|HEAD /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project_id}"
+        ),
+        put(
+            add_group_project,
+            "PUT /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project_id}"
+        ),
+        delete(
+            remove_group_project,
+            "DELETE /v3/OS-EP-FILTER/endpoint_groups/{id}/projects/{project_id}"
         )
-        .route(
-            "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/projects",
-            get(group_projects),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups",
+        get(
+            project_groups,
+            "GET /v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups"
         )
-        .route(
-            "/v3/OS-EP-FILTER/endpoint_groups/{group_id}/projects/{project_id}",
-            get(check_group_project)
-                .head(check_group_project)
-                .put(add_group_project)
-                .delete(remove_group_project),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/projects/{project_id}/endpoints",
+        get(
+            project_endpoints,
+            "GET /v3/OS-EP-FILTER/projects/{project_id}/endpoints: every endpoint the project's"
         )
-        .route(
-            "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups",
-            get(project_groups),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}",
+        get(
+            check_endpoint,
+            "GET|HEAD /v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+        ),
+        head(
+            check_endpoint,
+            "GET|HEAD /v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+        ),
+        put(
+            add_endpoint,
+            "PUT /v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+        ),
+        delete(
+            remove_endpoint,
+            "DELETE /v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
         )
-        .route(
-            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints",
-            get(project_endpoints),
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects",
+        get(
+            endpoint_projects,
+            "GET /v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects"
         )
-        .route(
-            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}",
-            get(check_endpoint)
-                .head(check_endpoint)
-                .put(add_endpoint)
-                .delete(remove_endpoint),
-        )
-        .route(
-            "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects",
-            get(endpoint_projects),
-        )
+    );
+    r
 }
 
 #[cfg(test)]

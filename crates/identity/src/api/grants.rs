@@ -5,11 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use api::BaseUrl;
+use api::openapi::Routes;
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::{Params, St, collection, no_content};
@@ -834,69 +833,138 @@ impl Identity {
     }
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/projects/{target}/users/{actor}/roles", get(list_pu))
-        .route(
-            "/v3/projects/{target}/users/{actor}/roles/{role}",
-            get(check_pu).head(check_pu).put(put_pu).delete(del_pu),
-        )
-        .route("/v3/projects/{target}/groups/{actor}/roles", get(list_pg))
-        .route(
-            "/v3/projects/{target}/groups/{actor}/roles/{role}",
-            get(check_pg).head(check_pg).put(put_pg).delete(del_pg),
-        )
-        .route("/v3/domains/{target}/users/{actor}/roles", get(list_du))
-        .route(
-            "/v3/domains/{target}/users/{actor}/roles/{role}",
-            get(check_du).head(check_du).put(put_du).delete(del_du),
-        )
-        .route("/v3/domains/{target}/groups/{actor}/roles", get(list_dg))
-        .route(
-            "/v3/domains/{target}/groups/{actor}/roles/{role}",
-            get(check_dg).head(check_dg).put(put_dg).delete(del_dg),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{target}/users/{actor}/roles/inherited_to_projects",
-            get(list_idu),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{target}/users/{actor}/roles/{role}/inherited_to_projects",
-            get(check_idu).head(check_idu).put(put_idu).delete(del_idu),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{target}/groups/{actor}/roles/inherited_to_projects",
-            get(list_idg),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{target}/groups/{actor}/roles/{role}/inherited_to_projects",
-            get(check_idg).head(check_idg).put(put_idg).delete(del_idg),
-        )
-        .route(
-            "/v3/OS-INHERIT/projects/{target}/users/{actor}/roles/inherited_to_projects",
-            get(list_ipu),
-        )
-        .route(
-            "/v3/OS-INHERIT/projects/{target}/users/{actor}/roles/{role}/inherited_to_projects",
-            get(check_ipu).head(check_ipu).put(put_ipu).delete(del_ipu),
-        )
-        .route(
-            "/v3/OS-INHERIT/projects/{target}/groups/{actor}/roles/inherited_to_projects",
-            get(list_ipg),
-        )
-        .route(
-            "/v3/OS-INHERIT/projects/{target}/groups/{actor}/roles/{role}/inherited_to_projects",
-            get(check_ipg).head(check_ipg).put(put_ipg).delete(del_ipg),
-        )
-        .route("/v3/system/users/{actor}/roles", get(list_su))
-        .route(
-            "/v3/system/users/{actor}/roles/{role}",
-            get(check_su).head(check_su).put(put_su).delete(del_su),
-        )
-        .route("/v3/system/groups/{actor}/roles", get(list_sg))
-        .route(
-            "/v3/system/groups/{actor}/roles/{role}",
-            get(check_sg).head(check_sg).put(put_sg).delete(del_sg),
-        )
-        .route("/v3/role_assignments", get(list_assignments))
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/projects/{target}/users/{actor}/roles",
+        get(list_pu, "list pu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{target}/users/{actor}/roles/{role}",
+        get(check_pu, "check pu"),
+        head(check_pu, "check pu"),
+        put(put_pu, "put pu"),
+        delete(del_pu, "del pu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{target}/groups/{actor}/roles",
+        get(list_pg, "list pg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{target}/groups/{actor}/roles/{role}",
+        get(check_pg, "check pg"),
+        head(check_pg, "check pg"),
+        put(put_pg, "put pg"),
+        delete(del_pg, "del pg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{target}/users/{actor}/roles",
+        get(list_du, "list du")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{target}/users/{actor}/roles/{role}",
+        get(check_du, "check du"),
+        head(check_du, "check du"),
+        put(put_du, "put du"),
+        delete(del_du, "del du")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{target}/groups/{actor}/roles",
+        get(list_dg, "list dg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/domains/{target}/groups/{actor}/roles/{role}",
+        get(check_dg, "check dg"),
+        head(check_dg, "check dg"),
+        put(put_dg, "put dg"),
+        delete(del_dg, "del dg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/domains/{target}/users/{actor}/roles/inherited_to_projects",
+        get(list_idu, "list idu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/domains/{target}/users/{actor}/roles/{role}/inherited_to_projects",
+        get(check_idu, "check idu"),
+        head(check_idu, "check idu"),
+        put(put_idu, "put idu"),
+        delete(del_idu, "del idu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/domains/{target}/groups/{actor}/roles/inherited_to_projects",
+        get(list_idg, "list idg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/domains/{target}/groups/{actor}/roles/{role}/inherited_to_projects",
+        get(check_idg, "check idg"),
+        head(check_idg, "check idg"),
+        put(put_idg, "put idg"),
+        delete(del_idg, "del idg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/projects/{target}/users/{actor}/roles/inherited_to_projects",
+        get(list_ipu, "list ipu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/projects/{target}/users/{actor}/roles/{role}/inherited_to_projects",
+        get(check_ipu, "check ipu"),
+        head(check_ipu, "check ipu"),
+        put(put_ipu, "put ipu"),
+        delete(del_ipu, "del ipu")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/projects/{target}/groups/{actor}/roles/inherited_to_projects",
+        get(list_ipg, "list ipg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-INHERIT/projects/{target}/groups/{actor}/roles/{role}/inherited_to_projects",
+        get(check_ipg, "check ipg"),
+        head(check_ipg, "check ipg"),
+        put(put_ipg, "put ipg"),
+        delete(del_ipg, "del ipg")
+    );
+    let r = api::route!(r, "/v3/system/users/{actor}/roles", get(list_su, "list su"));
+    let r = api::route!(
+        r,
+        "/v3/system/users/{actor}/roles/{role}",
+        get(check_su, "check su"),
+        head(check_su, "check su"),
+        put(put_su, "put su"),
+        delete(del_su, "del su")
+    );
+    let r = api::route!(
+        r,
+        "/v3/system/groups/{actor}/roles",
+        get(list_sg, "list sg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/system/groups/{actor}/roles/{role}",
+        get(check_sg, "check sg"),
+        head(check_sg, "check sg"),
+        put(put_sg, "put sg"),
+        delete(del_sg, "del sg")
+    );
+    let r = api::route!(
+        r,
+        "/v3/role_assignments",
+        get(list_assignments, "GET /v3/role_assignments")
+    );
+    r
 }

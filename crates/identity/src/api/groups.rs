@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::{Fields, check_id};
@@ -231,16 +230,41 @@ pub async fn remove_member(
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/groups", get(list).post(create))
-        .route(
-            "/v3/groups/{group_id}",
-            get(show).patch(update).delete(delete),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/groups",
+        get(list, "GET /v3/groups"),
+        post(create, "POST /v3/groups")
+    );
+    let r = api::route!(
+        r,
+        "/v3/groups/{group_id}",
+        get(show, "GET /v3/groups/{id}"),
+        patch(update, "PATCH /v3/groups/{id}"),
+        delete(
+            delete,
+            "DELETE /v3/groups/{id}: members lose the group's roles at once"
         )
-        .route("/v3/groups/{group_id}/users", get(members))
-        .route(
-            "/v3/groups/{group_id}/users/{user_id}",
-            get(check_member).put(add_member).delete(remove_member),
+    );
+    let r = api::route!(
+        r,
+        "/v3/groups/{group_id}/users",
+        get(members, "GET /v3/groups/{id}/users")
+    );
+    let r = api::route!(
+        r,
+        "/v3/groups/{group_id}/users/{user_id}",
+        get(
+            check_member,
+            "GET|HEAD /v3/groups/{gid}/users/{uid}: 204 when a member"
+        ),
+        put(add_member, "PUT /v3/groups/{gid}/users/{uid}"),
+        delete(
+            remove_member,
+            "DELETE /v3/groups/{gid}/users/{uid}: the user's tokens lose the group's roles"
         )
+    );
+    r
 }

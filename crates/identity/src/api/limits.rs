@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use crate::api::params::Fields;
@@ -522,22 +521,49 @@ pub async fn model(State(id): St, ctx: Context) -> Result<Response> {
     }})))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route(
-            "/v3/registered_limits",
-            get(list_registered).post(create_registered),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/registered_limits",
+        get(list_registered, "GET /v3/registered_limits"),
+        post(
+            create_registered,
+            "POST /v3/registered_limits (a list, created all or none)"
         )
-        .route(
-            "/v3/registered_limits/{limit_id}",
-            get(show_registered)
-                .patch(update_registered)
-                .delete(delete_registered),
+    );
+    let r = api::route!(
+        r,
+        "/v3/registered_limits/{limit_id}",
+        get(show_registered, "GET /v3/registered_limits/{id}"),
+        patch(update_registered, "PATCH /v3/registered_limits/{id}"),
+        delete(
+            delete_registered,
+            "DELETE /v3/registered_limits/{id}: refused while project limits refer to it"
         )
-        .route("/v3/limits", get(list_limits).post(create_limits))
-        .route("/v3/limits/model", get(model))
-        .route(
-            "/v3/limits/{limit_id}",
-            get(show_limit).patch(update_limit).delete(delete_limit),
+    );
+    let r = api::route!(
+        r,
+        "/v3/limits",
+        get(
+            list_limits,
+            "GET /v3/limits: admins see all, others their project's and domain's"
+        ),
+        post(
+            create_limits,
+            "POST /v3/limits (a list, created all or none)"
         )
+    );
+    let r = api::route!(r, "/v3/limits/model", get(model, "GET /v3/limits/model"));
+    let r = api::route!(
+        r,
+        "/v3/limits/{limit_id}",
+        get(show_limit, "GET /v3/limits/{id}"),
+        patch(
+            update_limit,
+            "PATCH /v3/limits/{id}: only resource_limit and description change"
+        ),
+        delete(delete_limit, "DELETE /v3/limits/{id}")
+    );
+    r
 }

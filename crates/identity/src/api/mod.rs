@@ -23,6 +23,7 @@ pub mod versions;
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -74,9 +75,10 @@ pub fn raw_json(status: StatusCode, bytes: bytes::Bytes) -> Response {
     r
 }
 
-/// The identity API router (without the shared layers).
-pub fn routes(state: Arc<Identity>) -> Router {
-    Router::new()
+/// Every identity route with its operations: the router and the OpenAPI document are
+/// both built from this table.
+pub fn table() -> Routes<Arc<Identity>> {
+    Routes::new()
         .merge(versions::routes())
         .merge(auth_tokens::routes())
         .merge(domains::routes())
@@ -95,7 +97,30 @@ pub fn routes(state: Arc<Identity>) -> Router {
         .merge(limits::routes())
         .merge(endpoint_filter::routes())
         .merge(domain_config::routes())
-        .with_state(state)
+}
+
+/// The identity API router (without the shared layers).
+pub fn routes(state: Arc<Identity>) -> Router {
+    table().into_parts().0.with_state(state)
+}
+
+/// Operations that need no token.
+const PUBLIC: &[&str] = &[
+    "get /",
+    "get /v3",
+    "get /v3/",
+    "post /v3/auth/tokens",
+    "post /v3/users/{user_id}/password",
+];
+
+/// The identity service's OpenAPI document, generated from the route table.
+pub fn openapi() -> Value {
+    api::openapi::document(
+        "ferrostack identity (Keystone v3)",
+        versions::VERSION_ID,
+        table().operations(),
+        PUBLIC,
+    )
 }
 
 /// The full identity HTTP service: routes plus request ids, error style, body limit and

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -139,11 +138,23 @@ pub async fn delete(State(id): St, ctx: Context, Path(cid): Path<String>) -> Res
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/OS-OAUTH1/consumers", get(list).post(create))
-        .route(
-            "/v3/OS-OAUTH1/consumers/{consumer_id}",
-            get(show).patch(update).delete(delete),
-        )
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/OS-OAUTH1/consumers",
+        get(list, "GET /v3/OS-OAUTH1/consumers"),
+        post(create, "POST /v3/OS-OAUTH1/consumers")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-OAUTH1/consumers/{consumer_id}",
+        get(show, "GET /v3/OS-OAUTH1/consumers/{id}"),
+        patch(
+            update,
+            "PATCH /v3/OS-OAUTH1/consumers/{id}: the description only"
+        ),
+        delete(delete, "DELETE /v3/OS-OAUTH1/consumers/{id}")
+    );
+    r
 }

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::Fields;
@@ -130,11 +129,20 @@ pub async fn delete(State(id): St, ctx: Context, Path(pid): Path<String>) -> Res
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/policies", get(list).post(create))
-        .route(
-            "/v3/policies/{policy_id}",
-            get(show).patch(update).delete(delete),
-        )
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/policies",
+        get(list, "GET /v3/policies"),
+        post(create, "POST /v3/policies")
+    );
+    let r = api::route!(
+        r,
+        "/v3/policies/{policy_id}",
+        get(show, "GET /v3/policies/{id}"),
+        patch(update, "PATCH /v3/policies/{id}"),
+        delete(delete, "DELETE /v3/policies/{id}")
+    );
+    r
 }

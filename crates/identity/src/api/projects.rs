@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::domains::tags_of;
@@ -513,19 +512,43 @@ pub async fn delete_tag(
     Ok(no_content())
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/projects", get(list).post(create))
-        .route(
-            "/v3/projects/{project_id}",
-            get(show).patch(update).delete(delete),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/projects",
+        get(list, "GET /v3/projects"),
+        post(create, "POST /v3/projects")
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{project_id}",
+        get(
+            show,
+            "GET /v3/projects/{id} with parents_as_list, subtree_as_list, parents_as_ids,"
+        ),
+        patch(update, "PATCH /v3/projects/{id}"),
+        delete(
+            delete,
+            "DELETE /v3/projects/{id}: refused while it has children"
         )
-        .route(
-            "/v3/projects/{project_id}/tags",
-            get(list_tags).put(replace_tags).delete(clear_tags),
-        )
-        .route(
-            "/v3/projects/{project_id}/tags/{tag}",
-            get(check_tag_handler).put(add_tag).delete(delete_tag),
-        )
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{project_id}/tags",
+        get(list_tags, "GET /v3/projects/{id}/tags"),
+        put(replace_tags, "PUT /v3/projects/{id}/tags: replace all tags"),
+        delete(clear_tags, "DELETE /v3/projects/{id}/tags")
+    );
+    let r = api::route!(
+        r,
+        "/v3/projects/{project_id}/tags/{tag}",
+        get(
+            check_tag_handler,
+            "GET|HEAD /v3/projects/{id}/tags/{tag}: 204 when present"
+        ),
+        put(add_tag, "PUT /v3/projects/{id}/tags/{tag}"),
+        delete(delete_tag, "DELETE /v3/projects/{id}/tags/{tag}")
+    );
+    r
 }

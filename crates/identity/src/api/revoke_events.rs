@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use api::BaseUrl;
+use api::openapi::Routes;
 use auth::Context;
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::json;
 
 use crate::api::{Params, St, ok};
@@ -45,6 +44,12 @@ pub async fn list(
     })))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new().route("/v3/OS-REVOKE/events", get(list))
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/OS-REVOKE/events",
+        get(list, "GET /v3/OS-REVOKE/events")
+    );
+    r
 }

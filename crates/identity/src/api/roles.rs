@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::{Fields, check_id, patch_map};
@@ -358,20 +357,44 @@ pub async fn list_inferences(
     ))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/roles", get(list).post(create))
-        .route(
-            "/v3/roles/{role_id}",
-            get(show).patch(update).delete(delete),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/roles",
+        get(
+            list,
+            "GET /v3/roles (global roles, or a domain's with domain_id)"
+        ),
+        post(create, "POST /v3/roles")
+    );
+    let r = api::route!(
+        r,
+        "/v3/roles/{role_id}",
+        get(show, "GET /v3/roles/{id}"),
+        patch(update, "PATCH /v3/roles/{id}"),
+        delete(
+            delete,
+            "DELETE /v3/roles/{id}: assignments go with it, and tokens carrying it are revoked"
         )
-        .route("/v3/roles/{role_id}/implies", get(list_implied))
-        .route(
-            "/v3/roles/{prior}/implies/{implied}",
-            get(get_implied)
-                .head(check_implied)
-                .put(imply)
-                .delete(unimply),
-        )
-        .route("/v3/role_inferences", get(list_inferences))
+    );
+    let r = api::route!(
+        r,
+        "/v3/roles/{role_id}/implies",
+        get(list_implied, "GET /v3/roles/{prior}/implies")
+    );
+    let r = api::route!(
+        r,
+        "/v3/roles/{prior}/implies/{implied}",
+        get(get_implied, "GET /v3/roles/{prior}/implies/{implied}"),
+        head(check_implied, "HEAD /v3/roles/{prior}/implies/{implied}"),
+        put(imply, "PUT /v3/roles/{prior}/implies/{implied}"),
+        delete(unimply, "DELETE /v3/roles/{prior}/implies/{implied}")
+    );
+    let r = api::route!(
+        r,
+        "/v3/role_inferences",
+        get(list_inferences, "GET /v3/role_inferences")
+    );
+    r
 }

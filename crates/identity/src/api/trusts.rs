@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::params::Fields;
@@ -391,15 +390,35 @@ pub async fn role(
     Ok(ok(json!({"role": r.to_json(&base)})))
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/OS-TRUST/trusts", get(list).post(create))
-        .route("/v3/OS-TRUST/trusts/{trust_id}", get(show).delete(delete))
-        .route("/v3/OS-TRUST/trusts/{trust_id}/roles", get(roles))
-        .route(
-            "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}",
-            get(role).head(role),
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/OS-TRUST/trusts",
+        get(list, "GET /v3/OS-TRUST/trusts"),
+        post(create, "POST /v3/OS-TRUST/trusts")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-TRUST/trusts/{trust_id}",
+        get(show, "GET /v3/OS-TRUST/trusts/{id}"),
+        delete(
+            delete,
+            "DELETE /v3/OS-TRUST/trusts/{id}: its tokens, and trusts redelegated from it, go too"
         )
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-TRUST/trusts/{trust_id}/roles",
+        get(roles, "GET /v3/OS-TRUST/trusts/{id}/roles")
+    );
+    let r = api::route!(
+        r,
+        "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}",
+        get(role, "GET|HEAD /v3/OS-TRUST/trusts/{id}/roles/{role_id}"),
+        head(role, "GET|HEAD /v3/OS-TRUST/trusts/{id}/roles/{role_id}")
+    );
+    r
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use api::openapi::Routes;
 use api::{BaseUrl, Json};
 use auth::Context;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::api::params::{Fields, check_id, patch_map};
@@ -515,17 +514,39 @@ impl Identity {
     }
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/v3/users", get(list).post(create))
-        .route(
-            "/v3/users/{user_id}",
-            get(show).patch(update).delete(delete),
-        )
-        .route(
-            "/v3/users/{user_id}/password",
-            post(change_password).get(password_get),
-        )
-        .route("/v3/users/{user_id}/groups", get(groups))
-        .route("/v3/users/{user_id}/projects", get(projects))
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v3/users",
+        get(list, "GET /v3/users"),
+        post(create, "POST /v3/users")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}",
+        get(show, "GET /v3/users/{id}"),
+        patch(update, "PATCH /v3/users/{id}"),
+        delete(delete, "DELETE /v3/users/{id}")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/password",
+        post(
+            change_password,
+            "POST /v3/users/{id}/password: self-service change, authenticated by the old password"
+        ),
+        get(password_get, "GET /v3/users/{id}/password is not allowed")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/groups",
+        get(groups, "GET /v3/users/{id}/groups")
+    );
+    let r = api::route!(
+        r,
+        "/v3/users/{user_id}/projects",
+        get(projects, "GET /v3/users/{id}/projects")
+    );
+    r
 }

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use api::BaseUrl;
-use axum::Router;
+use api::openapi::Routes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::Identity;
@@ -39,9 +38,10 @@ pub async fn version(BaseUrl(base): BaseUrl) -> Response {
     (StatusCode::OK, axum::Json(json!({"version": v3(&base)}))).into_response()
 }
 
-pub fn routes() -> Router<Arc<Identity>> {
-    Router::new()
-        .route("/", get(root))
-        .route("/v3", get(version))
-        .route("/v3/", get(version))
+pub fn routes() -> Routes<Arc<Identity>> {
+    let r = Routes::new();
+    let r = api::route!(r, "/", get(root, "GET /: the versions this service offers"));
+    let r = api::route!(r, "/v3", get(version, "GET /v3: this version"));
+    let r = api::route!(r, "/v3/", get(version, "GET /v3: this version"));
+    r
 }
