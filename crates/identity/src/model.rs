@@ -19,7 +19,8 @@ pub fn extra_json(e: &Extra) -> Option<String> {
     }
 }
 
-fn merge(mut base: Value, extra: &Extra) -> Value {
+/// Add extra attributes to a rendering, never overriding its own members.
+pub fn merge(mut base: Value, extra: &Extra) -> Value {
     if let Value::Object(m) = &mut base {
         for (k, v) in extra {
             m.entry(k.clone()).or_insert_with(|| v.clone());

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::api::params::Fields;
 use crate::api::{St, collection, created, member, no_content, ok};
-use crate::model::new_id;
+use crate::model::{merge, new_id};
 use crate::service::password;
 use crate::store::policy::{self as st, Consumer};
 use crate::{Error, Identity, Result};
@@ -21,17 +21,12 @@ use crate::{Error, Identity, Result};
 const KNOWN: &[&str] = &["id", "description", "secret", "links"];
 
 fn render(c: &Consumer, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": c.id,
         "description": c.description,
         "links": {"self": format!("{base}/v3/OS-OAUTH1/consumers/{}", c.id)},
     });
-    if let Value::Object(m) = &mut v {
-        for (k, x) in &c.extra {
-            m.entry(k.clone()).or_insert_with(|| x.clone());
-        }
-    }
-    v
+    merge(v, &c.extra)
 }
 
 async fn find(id: &Identity, cid: &str) -> Result<Consumer> {

@@ -11,25 +11,20 @@ use serde_json::{Value, json};
 
 use crate::api::params::Fields;
 use crate::api::{Params, St, collection, created, member, no_content, ok};
-use crate::model::new_id;
+use crate::model::{merge, new_id};
 use crate::store::policy::{self as st, PolicyBlob};
 use crate::{Error, Identity, Result};
 
 const KNOWN: &[&str] = &["id", "type", "blob", "links"];
 
 fn render(p: &PolicyBlob, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": p.id,
         "type": p.policy_type,
         "blob": p.blob,
         "links": {"self": format!("{base}/v3/policies/{}", p.id)},
     });
-    if let Value::Object(m) = &mut v {
-        for (k, x) in &p.extra {
-            m.entry(k.clone()).or_insert_with(|| x.clone());
-        }
-    }
-    v
+    merge(v, &p.extra)
 }
 
 async fn find(id: &Identity, pid: &str) -> Result<PolicyBlob> {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::api::params::Fields;
 use crate::api::{Params, St, collection, created, member, no_content, ok};
 use crate::clock::parse_iso;
-use crate::model::{Role, new_id};
+use crate::model::{Role, merge, new_id};
 use crate::revoke::RevokeEvent;
 use crate::service::roles::On;
 use crate::store::trust::{self as st, Trust};
@@ -49,7 +49,7 @@ fn time_of(us: i64) -> String {
 impl Identity {
     async fn render_trust(&self, t: &Trust, base: &str) -> Result<Value> {
         let roles = store::assignment::roles_by_ids(&self.db, &t.role_ids).await?;
-        let mut v = json!({
+        let v = json!({
             "id": t.id,
             "trustor_user_id": t.trustor_user_id,
             "trustee_user_id": t.trustee_user_id,
@@ -64,12 +64,7 @@ impl Identity {
             "roles_links": {"self": format!("{base}/v3/OS-TRUST/trusts/{}/roles", t.id), "previous": null, "next": null},
             "links": {"self": format!("{base}/v3/OS-TRUST/trusts/{}", t.id)},
         });
-        if let Value::Object(m) = &mut v {
-            for (k, x) in &t.extra {
-                m.entry(k.clone()).or_insert_with(|| x.clone());
-            }
-        }
-        Ok(v)
+        Ok(merge(v, &t.extra))
     }
 
     async fn trust(&self, tid: &str) -> Result<Trust> {
