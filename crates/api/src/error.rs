@@ -17,6 +17,8 @@ pub enum ErrorStyle {
     Keystone,
     /// `{"itemNotFound": {"code": 404, "message": "..."}}`
     Nova,
+    /// Glance (webob): `{"code": "404 Not Found", "title": "Not Found", "message": "..."}`
+    Glance,
 }
 
 /// A client-visible error: what the caller may learn, never internal details.
@@ -74,6 +76,11 @@ impl Fault {
                     "title": keystone_title(self.status),
                     "message": self.message,
                 }
+            }),
+            ErrorStyle::Glance => json!({
+                "code": format!("{} {}", code, keystone_title(self.status)),
+                "title": keystone_title(self.status),
+                "message": self.message,
             }),
             ErrorStyle::Nova => {
                 let mut m = serde_json::Map::new();
@@ -149,6 +156,13 @@ mod tests {
         let b = f.body(ErrorStyle::Nova);
         assert_eq!(b["conflictingRequest"]["code"], 409);
         assert_eq!(b["conflictingRequest"]["message"], "in use");
+    }
+
+    #[test]
+    fn glance_body_is_webob_json() {
+        let b = Fault::not_found("No image found with ID x").body(ErrorStyle::Glance);
+        assert_eq!(b["code"], "404 Not Found");
+        assert_eq!(b["title"], "Not Found");
     }
 
     #[test]

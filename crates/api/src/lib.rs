@@ -12,6 +12,7 @@ pub mod json;
 pub mod layers;
 pub mod openapi;
 pub mod pagination;
+pub mod query;
 pub mod request_id;
 pub mod server;
 

@@ -159,6 +159,22 @@ pub fn parse(rule: &str) -> Check {
     }
 }
 
+/// A copy of a policy target without null members, at any depth. OpenStack services only
+/// put into a target what a request names, and a check on a missing key fails; a null
+/// would instead compare equal to a caller's null (`str(None) == str(None)`).
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Python's `str()` of a JSON value.
 pub fn py_str(v: &Value) -> String {
     match v {

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod password;
 pub mod roles;
 pub mod tokens;
+pub mod trusts;
 
 use std::sync::Arc;
 
@@ -17,20 +18,6 @@ use serde_json::{Value, json};
 use crate::model::Project;
 use crate::schema::ROOT_DOMAIN;
 use crate::{Error, Identity, Result, store};
-
-/// A copy of `v` without null object members, at any depth.
-pub fn without_nulls(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| (k.clone(), without_nulls(x)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
-}
 
 impl Identity {
     /// Policy credentials for `ctx`, with keystone's `token.*` view added.
@@ -59,7 +46,7 @@ impl Identity {
     /// what the request actually named (a `domain_id` filter, say), and a check on a
     /// missing key fails, whereas a null would compare equal to a caller's null.
     pub fn enforce(&self, ctx: &Context, action: &str, target: &Value) -> Result<()> {
-        let target = without_nulls(target);
+        let target = auth::policy::without_nulls(target);
         match self
             .policy
             .decide(action, &target, &self.creds(ctx), ctx.user.scope())

@@ -124,3 +124,16 @@ pub async fn consume(db: &Db, id: &str) -> db::Result<bool> {
         .await?;
     Ok(n == 1)
 }
+
+/// Live trusts redelegated from `parent`.
+pub async fn children(db: &Db, parent: &str) -> db::Result<Vec<Trust>> {
+    let sql = format!(
+        "SELECT {COLS} FROM trust WHERE redelegated_trust_id = ? AND deleted_at IS NULL ORDER BY id"
+    );
+    let rows = db.q(&sql).bind(parent).fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(complete(db, r).await?);
+    }
+    Ok(out)
+}
