@@ -191,6 +191,75 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Image options from `[image]` (Glance's option names), `[glance_store]` and
+    /// `[import_filtering_opts]`.
+    pub fn image(&self, data_dir: &Path) -> Result<image::ImageConfig> {
+        let mut c = image::ImageConfig::for_data_dir(data_dir);
+        c.database_url = self.database_url("image", data_dir);
+        if let Some(d) = self.get("glance_store", "filesystem_store_datadir") {
+            c.filesystem_store_datadir = PathBuf::from(d);
+        }
+        if let Some(d) = self.get("os_glance_staging_store", "filesystem_store_datadir") {
+            c.staging_dir = PathBuf::from(d);
+        }
+        c.image_size_cap = self.parse("image", "image_size_cap", c.image_size_cap)?;
+        c.quota_image_size_total = self.opt_parse("image", "user_storage_quota")?;
+        c.quota_image_count_total = self.opt_parse("image", "image_count_quota")?;
+        c.quota_image_stage_total = self.opt_parse("image", "image_stage_quota")?;
+        c.use_keystone_limits = self.flag("image", "use_keystone_limits", c.use_keystone_limits)?;
+        if let Some(m) = self.get("image", "enabled_import_methods") {
+            c.enabled_import_methods = list(m);
+        }
+        if let Some(h) = self.get("import_filtering_opts", "allowed_hosts") {
+            c.web_download_allowed_hosts = list(h);
+        }
+        if let Some(h) = self.get("import_filtering_opts", "disallowed_hosts") {
+            c.web_download_disallowed_hosts = list(h);
+        }
+        c.web_download_allow_private = self.flag(
+            "import_filtering_opts",
+            "allow_private_addresses",
+            c.web_download_allow_private,
+        )?;
+        c.require_image_format_match = self.flag(
+            "image_format",
+            "require_image_format_match",
+            c.require_image_format_match,
+        )?;
+        c.policy_file = self.get("image", "policy_file").map(PathBuf::from);
+        c.enforce_scope = self.flag("oslo_policy", "enforce_scope", c.enforce_scope)?;
+        Ok(c)
+    }
+
+    /// `[keystone_authtoken]`: how a service deployed alone validates tokens.
+    pub fn service_credentials(&self) -> Result<auth::ServiceCredentials> {
+        let s = "keystone_authtoken";
+        let need = |o: &str| {
+            self.get(s, o).map(str::to_string).ok_or_else(|| {
+                anyhow::anyhow!("[{s}] {o} is required to serve a service without identity")
+            })
+        };
+        Ok(auth::ServiceCredentials {
+            auth_url: need("auth_url")?,
+            username: need("username")?,
+            password: need("password")?,
+            project_name: self.string(s, "project_name", "service"),
+            user_domain_name: self.string(s, "user_domain_name", "Default"),
+            project_domain_name: self.string(s, "project_domain_name", "Default"),
+        })
+    }
+}
+
+/// `a, b ,c` → `["a", "b", "c"]`
+fn list(v: &str) -> Vec<String> {
+    v.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|x| x.trim().trim_matches('\'').trim_matches('"').to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

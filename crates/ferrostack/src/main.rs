@@ -42,7 +42,7 @@ enum Cmd {
     },
     /// Serve some services of a multi-node deployment, as the configuration file describes.
     Serve {
-        /// Services to run: identity.
+        /// Services to run: identity, image.
         #[arg(required = true)]
         services: Vec<String>,
         /// Data directory for keys and SQLite files (default: [DEFAULT] state_path or the
@@ -88,7 +88,7 @@ enum Cmd {
     },
     /// Print a service's OpenAPI document (generated from its route table).
     Openapi {
-        /// identity
+        /// identity or image
         service: String,
     },
 }
@@ -221,7 +221,8 @@ async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
         Cmd::Openapi { service } => {
             let doc = match service.as_str() {
                 "identity" => identity::api::openapi(),
-                other => bail!("no OpenAPI document for {other:?}; services: identity"),
+                "image" => image::api::openapi(),
+                other => bail!("no OpenAPI document for {other:?}; services: identity, image"),
             };
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())

@@ -14,7 +14,7 @@ use identity::bootstrap::{BootstrapOptions, CatalogEntry};
 use crate::config::Config;
 
 /// Every service ferrostack knows, with its OpenStack port.
-pub const SERVICES: &[(&str, u16)] = &[("identity", 5000)];
+pub const SERVICES: &[(&str, u16)] = &[("identity", 5000), ("image", 9292)];
 
 fn known(service: &str) -> Result<u16> {
     match SERVICES.iter().find(|(s, _)| *s == service) {
@@ -164,6 +164,50 @@ fn url_host(host: IpAddr) -> String {
     }
 }
 
+/// Quotas for the image service from identity's unified limits, in process.
+struct IdentityLimits {
+    id: Arc<Identity>,
+    service_id: String,
+    region: String,
+}
+
+#[async_trait::async_trait]
+impl image::LimitSource for IdentityLimits {
+    async fn limit(&self, project_id: &str, resource: &str) -> Option<i64> {
+        match self
+            .id
+            .effective_limit(project_id, &self.service_id, Some(&self.region), resource)
+            .await
+        {
+            Ok(Some(v)) => Some(v),
+            Ok(None) => self
+                .id
+                .effective_limit(project_id, &self.service_id, None, resource)
+                .await
+                .ok()
+                .flatten(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read unified limits");
+                None
+            }
+        }
+    }
+}
+
+async fn open_image(
+    cfg: &Config,
+    dir: &Path,
+    limits: Option<Arc<dyn image::LimitSource>>,
+) -> Result<Arc<image::ImageService>> {
+    let ic = cfg.image(dir)?;
+    image::ImageService::open(ic, limits, Arc::new(image::LogNotifier))
+        .await
+        .context("cannot start the image service")
+}
+
+/// Largest JSON body the image API accepts (image data is streamed, not limited here).
+const IMAGE_MAX_BODY: usize = 1 << 20;
+
 async fn open_identity(cfg: &Config, dir: &Path, public: Option<String>) -> Result<Arc<Identity>> {
     let ic = cfg.identity(dir, public)?;
     let id = Identity::open(ic, Arc::new(identity::SystemClock))
@@ -199,8 +243,12 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
     let base = format!("http://{}:{id_port}", url_host(host));
     let auth_url = format!("{base}/v3");
 
+    let image_port = cfg.port("image", known("image")?)?;
+    let image_url = format!("http://{}:{image_port}", url_host(host));
+
     // Bind first: a taken port should fail before anything is written.
     let id_listener = bind(host, id_port).await?;
+    let image_listener = bind(host, image_port).await?;
     let id = open_identity(&cfg, &dir, None).await?;
 
     let openrc_path = dir.join("admin-openrc");
@@ -236,6 +284,34 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
         },
     )
     .await?;
+    id.ensure_catalog_entry(
+        &region,
+        &CatalogEntry {
+            service_type: "image".into(),
+            name: "glance".into(),
+            description: "ferrostack image service".into(),
+            public_url: image_url.clone(),
+            internal_url: image_url.clone(),
+            admin_url: image_url.clone(),
+        },
+    )
+    .await?;
+    let image_service_id = identity::store::catalog::list_services(&id.db)
+        .await?
+        .into_iter()
+        .find(|s| s.service_type == "image")
+        .map(|s| s.id)
+        .unwrap_or_default();
+    let limits: Arc<dyn image::LimitSource> = Arc::new(IdentityLimits {
+        id: id.clone(),
+        service_id: image_service_id,
+        region: region.clone(),
+    });
+    let img = open_image(&cfg, &dir, Some(limits)).await?;
+    let validator = auth::Validator {
+        inner: id.validator(),
+        auth_uri: auth_url.clone(),
+    };
     write_private(&openrc_path, &openrc(&auth_url, &password, &region))?;
     write_private(
         &dir.join("clouds.yaml"),
@@ -243,24 +319,33 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
     )?;
 
     let _bg = id.spawn_background();
-    let bound = vec![Bound {
-        name: "identity",
-        listener: id_listener,
-        router: identity::api::router(id.clone()),
-    }];
+    let bound = vec![
+        Bound {
+            name: "identity",
+            listener: id_listener,
+            router: identity::api::router(id.clone()),
+        },
+        Bound {
+            name: "image",
+            listener: image_listener,
+            router: image::api::router(img.clone(), validator, IMAGE_MAX_BODY),
+        },
+    ];
     tracing::info!(
         data_dir = %dir.display(),
         identity = %auth_url,
+        image = %image_url,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ferrostack all-in-one ready"
     );
     eprintln!(
-        "ferrostack is up: identity {auth_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
+        "ferrostack is up: identity {auth_url}, image {image_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
         dir.display(),
         dir.display()
     );
     let r = run_all(bound).await;
     id.db.close().await;
+    img.db.close().await;
     drop(lock);
     r
 }
@@ -282,6 +367,26 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                     name: "identity",
                     listener,
                     router: identity::api::router(id),
+                });
+            }
+            "image" => {
+                let listener = bind(host, port).await?;
+                let creds = cfg.service_credentials()?;
+                let ttl = std::time::Duration::from_secs(cfg.parse(
+                    "keystone_authtoken",
+                    "token_cache_time",
+                    30,
+                )?);
+                let remote = auth::RemoteValidator::new(creds.clone(), ttl)?;
+                let validator = auth::Validator {
+                    inner: Arc::new(remote),
+                    auth_uri: creds.auth_url.clone(),
+                };
+                let img = open_image(&cfg, &dir, None).await?;
+                bound.push(Bound {
+                    name: "image",
+                    listener,
+                    router: image::api::router(img, validator, IMAGE_MAX_BODY),
                 });
             }
             other => bail!("service {other:?} cannot be served yet"),
@@ -349,6 +454,7 @@ pub async fn db_sync(cfg: &Config, dir: &Path, services: &[String]) -> Result<()
             .with_context(|| format!("cannot connect to {}", db::redact(&url)))?;
         let n = match s.as_str() {
             "identity" => db.migrate("identity", identity::schema::MIGRATIONS).await?,
+            "image" => db.migrate("image", image::schema::MIGRATIONS).await?,
             _ => 0,
         };
         println!(

@@ -1,0 +1,550 @@
+//! Image data: `PUT|GET /v2/images/{id}/file`, `PUT /v2/images/{id}/stage`,
+//! `POST /v2/images/{id}/import` (glance-direct, web-download, copy-image).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use api::openapi::Routes;
+use auth::Context;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use image_format::DiskFormat;
+use serde_json::{Value, json};
+
+use crate::api::St;
+use crate::backend::Store;
+use crate::data::{Received, UploadError, download, receive};
+use crate::model::{Image, status};
+use crate::{Error, ImageService, Result, store};
+
+impl ImageService {
+    /// Bytes the project may still store: the size cap, narrowed by its size quota.
+    async fn room(&self, owner: Option<&str>) -> Result<u64> {
+        let mut room = self.cfg.image_size_cap;
+        if let Some(o) = owner {
+            let q = self.quotas(o).await;
+            if q.size_mib >= 0 {
+                let (_, used) = store::usage(&self.db, o).await?;
+                let limit = q.size_mib.saturating_mul(1 << 20);
+                let left = u64::try_from(limit.saturating_sub(used)).unwrap_or(0);
+                if left == 0 {
+                    return Err(Error::TooLarge(format!(
+                        "Quota exceeded: image_size_total limit of {} MiB reached for project {o}.",
+                        q.size_mib
+                    )));
+                }
+                room = room.min(left);
+            }
+        }
+        Ok(room)
+    }
+
+    /// Put data into a store and make the image active; on failure put the image back
+    /// into `on_fail` and remove whatever was written.
+    async fn ingest(
+        &self,
+        img: &Image,
+        target: &Arc<dyn Store>,
+        body: Body,
+        from: &[&str],
+        on_fail: &str,
+    ) -> Result<Received> {
+        let room = self.room(img.owner.as_deref()).await?;
+        let declared = img.disk_format.as_deref().and_then(DiskFormat::parse);
+        let r = receive(
+            target,
+            &img.id,
+            body,
+            room,
+            declared,
+            self.cfg.require_image_format_match,
+        )
+        .await;
+        let got = match r {
+            Ok(g) => g,
+            Err(e) => {
+                let next = match e {
+                    UploadError::Store(_) => status::KILLED,
+                    _ => on_fail,
+                };
+                store::transition(&self.db, &img.id, from, next, self.now()).await?;
+                return Err(e.into());
+            }
+        };
+        let activated = store::activate(
+            &self.db,
+            &img.id,
+            i64::try_from(got.size).unwrap_or(i64::MAX),
+            got.virtual_size.and_then(|v| i64::try_from(v).ok()),
+            &got.checksum,
+            "sha512",
+            &got.os_hash_value,
+            target.id(),
+            &got.url,
+            self.now(),
+            from,
+        )
+        .await?;
+        if !activated {
+            // Deleted (or otherwise changed) while uploading: drop the data.
+            let _ = target.delete(&got.url).await;
+            return Err(Error::Conflict(format!(
+                "Image {} was deleted or changed while its data was being uploaded.",
+                img.id
+            )));
+        }
+        if let Ok(Some(i)) = store::get(&self.db, &img.id).await {
+            self.notify("image.upload", &i);
+            self.notify("image.activate", &i);
+        }
+        Ok(got)
+    }
+}
+
+fn octet_stream(headers: &HeaderMap) -> Result<()> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    if ct.split(';').next().map(str::trim) != Some("application/octet-stream") {
+        return Err(Error::UnsupportedMedia(format!(
+            "Unsupported Content-Type {ct:?}: image data must be application/octet-stream."
+        )));
+    }
+    Ok(())
+}
+
+fn require_formats(img: &Image) -> Result<()> {
+    if img.disk_format.is_none() || img.container_format.is_none() {
+        return Err(Error::BadRequest(
+            "Properties disk_format, container_format must be set prior to saving data.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /v2/images/{id}/file`
+pub async fn upload(
+    State(svc): St,
+    ctx: Context,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let (img, member) = svc.visible_image(&ctx, &id).await?;
+    svc.enforce(&ctx, "upload_image", &svc.target(&img, member, &ctx))?;
+    octet_stream(&headers)?;
+    require_formats(&img)?;
+    if !store::transition(&svc.db, &id, &[status::QUEUED], status::SAVING, svc.now()).await? {
+        return Err(Error::Conflict(format!(
+            "Image status transition from {} to saving is not allowed",
+            img.status
+        )));
+    }
+    let target = svc.default_store();
+    svc.ingest(&img, &target, body, &[status::SAVING], status::QUEUED)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /v2/images/{id}/file` (200, 206 for a range, 204 when there is no data)
+pub async fn get_file(
+    State(svc): St,
+    ctx: Context,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let (img, member) = svc.visible_image(&ctx, &id).await?;
+    svc.enforce(&ctx, "download_image", &svc.target(&img, member, &ctx))?;
+    if img.status == status::DEACTIVATED && !svc.is_admin(&ctx) {
+        return Err(Error::Forbidden(
+            "The requested image has been deactivated. Image data download is forbidden.".into(),
+        ));
+    }
+    let locs = store::locations(&svc.db, &id).await?;
+    let Some((sid, url)) = locs.into_iter().find(|(s, _)| svc.store(s).is_some()) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let s = svc
+        .store(&sid)
+        .ok_or_else(|| Error::Internal(format!("store {sid} vanished")))?;
+    let size = img.size.and_then(|v| u64::try_from(v).ok());
+    download(&s, &url, size, img.checksum.as_deref(), &headers).await
+}
+
+fn staged_url(svc: &ImageService, id: &str) -> String {
+    format!("file://{}", svc.cfg.staging_dir.join(id).display())
+}
+
+fn method_enabled(svc: &ImageService, m: &str) -> Result<()> {
+    if svc.cfg.enabled_import_methods.iter().any(|x| x == m) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "Import method {m} is not enabled."
+        )))
+    }
+}
+
+/// `PUT /v2/images/{id}/stage`: data for a later `glance-direct` import.
+pub async fn stage(
+    State(svc): St,
+    ctx: Context,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    method_enabled(&svc, "glance-direct")?;
+    let (img, member) = svc.visible_image(&ctx, &id).await?;
+    svc.enforce(&ctx, "upload_image", &svc.target(&img, member, &ctx))?;
+    octet_stream(&headers)?;
+    if !store::transition(
+        &svc.db,
+        &id,
+        &[status::QUEUED],
+        status::UPLOADING,
+        svc.now(),
+    )
+    .await?
+    {
+        return Err(Error::Conflict(format!(
+            "Image status transition from {} to uploading is not allowed",
+            img.status
+        )));
+    }
+    let q = svc.quotas(img.owner.as_deref().unwrap_or_default()).await;
+    let mut room = svc.cfg.image_size_cap;
+    if q.stage_mib >= 0 {
+        room = room.min(u64::try_from(q.stage_mib).unwrap_or(0) << 20);
+    }
+    let staging: Arc<dyn Store> = svc.staging.clone();
+    match receive(&staging, &id, body, room, None, false).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e) => {
+            store::transition(
+                &svc.db,
+                &id,
+                &[status::UPLOADING],
+                status::QUEUED,
+                svc.now(),
+            )
+            .await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether a web-download URL may be fetched: http(s) only, allow/deny host lists, and
+/// no private, loopback or link-local addresses unless explicitly allowed.
+pub async fn check_download_url(svc: &ImageService, raw: &str) -> Result<url::Url> {
+    let u = url::Url::parse(raw).map_err(|_| Error::BadRequest(format!("Invalid URI {raw:?}.")))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(Error::BadRequest(format!(
+            "URI scheme {:?} is not allowed.",
+            u.scheme()
+        )));
+    }
+    let host = u
+        .host_str()
+        .ok_or_else(|| Error::BadRequest("The URI has no host.".into()))?
+        .to_string();
+    if svc.cfg.web_download_disallowed_hosts.contains(&host) {
+        return Err(Error::Forbidden(format!(
+            "Host {host} is not allowed for web-download."
+        )));
+    }
+    if !svc.cfg.web_download_allowed_hosts.is_empty()
+        && !svc.cfg.web_download_allowed_hosts.contains(&host)
+    {
+        return Err(Error::Forbidden(format!(
+            "Host {host} is not in the allowed hosts for web-download."
+        )));
+    }
+    if !svc.cfg.web_download_allow_private {
+        let port = u.port_or_known_default().unwrap_or(80);
+        let addrs = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| Error::BadRequest(format!("Cannot resolve host {host}.")))?;
+        for a in addrs {
+            if !is_public(a.ip()) {
+                return Err(Error::Forbidden(format!(
+                    "URI {raw} resolves to a private or local address; web-download is not allowed there."
+                )));
+            }
+        }
+    }
+    Ok(u)
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || a.is_documentation()
+                || a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(a) => {
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// `POST /v2/images/{id}/import` → 202; the work continues in the background.
+pub async fn import(
+    State(svc): St,
+    ctx: Context,
+    Path(id): Path<String>,
+    body: api::Json<Value>,
+) -> Result<Response> {
+    let api::Json(body) = body;
+    let name = body
+        .get("method")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Error::BadRequest("Import request requires a 'method' field with a 'name'.".into())
+        })?
+        .to_string();
+    method_enabled(&svc, &name)?;
+    let (img, member) = svc.visible_image(&ctx, &id).await?;
+    let target = svc.target(&img, member, &ctx);
+    let stores: Vec<Arc<dyn Store>> = match body.get("stores") {
+        None | Some(Value::Null) => {
+            if body.get("all_stores").and_then(Value::as_bool) == Some(true) {
+                svc.stores.clone()
+            } else {
+                Vec::new()
+            }
+        }
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for s in a {
+                let sid = s.as_str().unwrap_or_default();
+                out.push(
+                    svc.store(sid)
+                        .ok_or_else(|| Error::BadRequest(format!("Unknown store {sid}.")))?,
+                );
+            }
+            out
+        }
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "'stores' must be a list of store ids.".into(),
+            ));
+        }
+    };
+    match name.as_str() {
+        "glance-direct" => {
+            svc.enforce(&ctx, "modify_image", &target)?;
+            require_formats(&img)?;
+            if img.status != status::UPLOADING {
+                return Err(Error::Conflict(format!(
+                    "Image {id} is not in uploading status (it is {}): stage its data first.",
+                    img.status
+                )));
+            }
+            if !store::transition(
+                &svc.db,
+                &id,
+                &[status::UPLOADING],
+                status::IMPORTING,
+                svc.now(),
+            )
+            .await?
+            {
+                return Err(Error::Conflict(
+                    "Image status changed during the import request.".into(),
+                ));
+            }
+            let dest = stores
+                .first()
+                .cloned()
+                .unwrap_or_else(|| svc.default_store());
+            let svc2 = svc.clone();
+            tokio::spawn(async move {
+                let url = staged_url(&svc2, &img.id);
+                let result = async {
+                    let (_, stream) = svc2.staging.read(&url, 0, None).await?;
+                    svc2.ingest(
+                        &img,
+                        &dest,
+                        Body::from_stream(stream),
+                        &[status::IMPORTING],
+                        status::QUEUED,
+                    )
+                    .await
+                }
+                .await;
+                let _ = svc2.staging.delete(&url).await;
+                if let Err(e) = result {
+                    tracing::warn!(image = %img.id, error = %e, "glance-direct import failed");
+                }
+            });
+        }
+        "web-download" => {
+            svc.enforce(&ctx, "modify_image", &target)?;
+            require_formats(&img)?;
+            let uri = body
+                .get("method")
+                .and_then(|m| m.get("uri"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::BadRequest("web-download requires a 'uri'.".into()))?;
+            let u = check_download_url(&svc, uri).await?;
+            if !store::transition(
+                &svc.db,
+                &id,
+                &[status::QUEUED],
+                status::IMPORTING,
+                svc.now(),
+            )
+            .await?
+            {
+                return Err(Error::Conflict(format!(
+                    "Image status transition from {} to importing is not allowed",
+                    img.status
+                )));
+            }
+            let dest = stores
+                .first()
+                .cloned()
+                .unwrap_or_else(|| svc.default_store());
+            let svc2 = svc.clone();
+            tokio::spawn(async move {
+                let result = async {
+                    let resp = reqwest::get(u.clone())
+                        .await
+                        .and_then(reqwest::Response::error_for_status)
+                        .map_err(|e| Error::BadRequest(format!("Cannot download {u}: {e}")))?;
+                    let stream = resp.bytes_stream().map_err(std::io::Error::other);
+                    svc2.ingest(
+                        &img,
+                        &dest,
+                        Body::from_stream(stream),
+                        &[status::IMPORTING],
+                        status::QUEUED,
+                    )
+                    .await
+                }
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!(image = %img.id, error = %e, "web-download import failed");
+                    let _ = store::transition(
+                        &svc2.db,
+                        &img.id,
+                        &[status::IMPORTING],
+                        status::QUEUED,
+                        svc2.now(),
+                    )
+                    .await;
+                }
+            });
+        }
+        "copy-image" => {
+            svc.enforce(&ctx, "copy_image", &target)?;
+            if img.status != status::ACTIVE {
+                return Err(Error::Conflict(format!(
+                    "Image {id} must be active to be copied."
+                )));
+            }
+            if stores.is_empty() {
+                return Err(Error::BadRequest(
+                    "copy-image requires 'stores' or 'all_stores'.".into(),
+                ));
+            }
+            let have = store::locations(&svc.db, &id).await?;
+            let missing: Vec<Arc<dyn Store>> = stores
+                .into_iter()
+                .filter(|s| !have.iter().any(|(h, _)| h == s.id()))
+                .collect();
+            let Some((src_id, src_url)) = have.into_iter().next() else {
+                return Err(Error::Conflict(format!("Image {id} has no data to copy.")));
+            };
+            let src = svc
+                .store(&src_id)
+                .ok_or_else(|| Error::Internal("source store vanished".into()))?;
+            let svc2 = svc.clone();
+            tokio::spawn(async move {
+                for dst in missing {
+                    let r: Result<()> = async {
+                        let (_, stream) = src.read(&src_url, 0, None).await?;
+                        let got = receive(
+                            &dst,
+                            &img.id,
+                            Body::from_stream(stream),
+                            u64::MAX,
+                            None,
+                            false,
+                        )
+                        .await?;
+                        store::add_location(&svc2.db, &img.id, dst.id(), &got.url, svc2.now())
+                            .await?;
+                        Ok(())
+                    }
+                    .await;
+                    if let Err(e) = r {
+                        tracing::warn!(image = %img.id, store = dst.id(), error = %e, "copy-image failed");
+                    }
+                }
+            });
+        }
+        other => {
+            return Err(Error::BadRequest(format!(
+                "Unknown import method name '{other}'."
+            )));
+        }
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response())
+}
+
+pub fn routes() -> Routes<Arc<ImageService>> {
+    let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v2/images/{image_id}/file",
+        put(upload, "Upload image data"),
+        get(get_file, "Download image data")
+    );
+    let r = api::route!(
+        r,
+        "/v2/images/{image_id}/stage",
+        put(stage, "Stage data for an import")
+    );
+    api::route!(
+        r,
+        "/v2/images/{image_id}/import",
+        post(import, "Import image data")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public("8.8.8.8".parse().unwrap()));
+    }
+}

@@ -1,0 +1,79 @@
+//! The image schema. Append new migrations; never edit an applied one.
+
+use db::Migration;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "base schema",
+    sql: r#"
+CREATE TABLE image (
+    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    name VARCHAR(255),
+    status VARCHAR(30) NOT NULL,
+    visibility VARCHAR(20) NOT NULL,
+    owner VARCHAR(255),
+    disk_format VARCHAR(20),
+    container_format VARCHAR(20),
+    size BIGINT,
+    virtual_size BIGINT,
+    checksum VARCHAR(32),
+    os_hash_algo VARCHAR(64),
+    os_hash_value VARCHAR(128),
+    min_disk BIGINT NOT NULL DEFAULT 0,
+    min_ram BIGINT NOT NULL DEFAULT 0,
+    protected BIGINT NOT NULL DEFAULT 0,
+    os_hidden BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted_at BIGINT
+){TABLE};
+CREATE INDEX image_owner ON image (owner);
+CREATE INDEX image_status ON image (status);
+CREATE INDEX image_created ON image (created_at);
+CREATE TABLE image_property (
+    image_id VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    value {TEXT},
+    PRIMARY KEY (image_id, name)
+){TABLE};
+CREATE TABLE image_tag (
+    image_id VARCHAR(36) NOT NULL,
+    value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (image_id, value)
+){TABLE};
+CREATE TABLE image_member (
+    image_id VARCHAR(36) NOT NULL,
+    member VARCHAR(255) NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (image_id, member)
+){TABLE};
+CREATE INDEX image_member_member ON image_member (member);
+CREATE TABLE image_location (
+    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    image_id VARCHAR(36) NOT NULL,
+    store VARCHAR(64) NOT NULL,
+    url {TEXT} NOT NULL,
+    status VARCHAR(30) NOT NULL,
+    created_at BIGINT NOT NULL
+){TABLE};
+CREATE INDEX image_location_image ON image_location (image_id);
+CREATE TABLE task (
+    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    type VARCHAR(30) NOT NULL,
+    status VARCHAR(30) NOT NULL,
+    owner VARCHAR(255) NOT NULL,
+    image_id VARCHAR(36),
+    input {TEXT},
+    result {TEXT},
+    message {TEXT},
+    request_id VARCHAR(64),
+    user_id VARCHAR(64),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    expires_at BIGINT
+){TABLE};
+CREATE INDEX task_image ON task (image_id)
+"#,
+}];
