@@ -16,16 +16,23 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// Serve until `shutdown` completes, then finish in-flight requests. A trailing slash on
-/// a path is ignored (`/v3/OS-TRUST/trusts/` is `/v3/OS-TRUST/trusts`), as OpenStack's
-/// services accept both.
+/// Serve until `shutdown` completes, then finish in-flight requests. With
+/// `trim_trailing_slash`, a trailing slash on a path is ignored (keystone accepts
+/// `/v3/OS-TRUST/trusts/`); Glance, by contrast, answers 404 to `/v2/images/`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    trim_trailing_slash: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let svc = NormalizePathLayer::trim_trailing_slash().layer(router);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(svc))
-        .with_graceful_shutdown(shutdown)
-        .await
+    if trim_trailing_slash {
+        let svc = NormalizePathLayer::trim_trailing_slash().layer(router);
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(svc))
+            .with_graceful_shutdown(shutdown)
+            .await
+    } else {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
 }

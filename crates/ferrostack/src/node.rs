@@ -99,6 +99,8 @@ fn clouds_yaml(auth_url: &str, password: &str, region: &str) -> String {
 /// A service bound and ready to serve.
 struct Bound {
     name: &'static str,
+    /// Accept paths with a trailing slash (identity) or answer 404 (image).
+    trim: bool,
     listener: tokio::net::TcpListener,
     router: axum::Router,
 }
@@ -132,7 +134,7 @@ async fn run_all(bound: Vec<Bound>) -> Result<()> {
         let mut rx = tx.subscribe();
         let name = b.name;
         tasks.push(tokio::spawn(async move {
-            let r = api::server::serve(b.listener, b.router, async move {
+            let r = api::server::serve(b.listener, b.router, b.trim, async move {
                 let _ = rx.recv().await;
             })
             .await;
@@ -322,11 +324,13 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
     let bound = vec![
         Bound {
             name: "identity",
+            trim: true,
             listener: id_listener,
             router: identity::api::router(id.clone()),
         },
         Bound {
             name: "image",
+            trim: false,
             listener: image_listener,
             router: image::api::router(img.clone(), validator, IMAGE_MAX_BODY),
         },
@@ -365,6 +369,7 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                 keep.push(id.spawn_background());
                 bound.push(Bound {
                     name: "identity",
+                    trim: true,
                     listener,
                     router: identity::api::router(id),
                 });
@@ -385,6 +390,7 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                 let img = open_image(&cfg, &dir, None).await?;
                 bound.push(Bound {
                     name: "image",
+                    trim: false,
                     listener,
                     router: image::api::router(img, validator, IMAGE_MAX_BODY),
                 });

@@ -596,3 +596,150 @@ pub async fn usage(db: &Db, owner: &str) -> db::Result<(i64, i64)> {
         .await?;
     Ok((r.int("n")?, r.opt_int("s")?.unwrap_or(0)))
 }
+
+// ---- tasks -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: String,
+    pub task_type: String,
+    pub status: String,
+    pub owner: String,
+    pub image_id: Option<String>,
+    pub input: serde_json::Value,
+    pub result: serde_json::Value,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl Task {
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::model::glance_time;
+        serde_json::json!({
+            "id": self.id,
+            "type": self.task_type,
+            "status": self.status,
+            "owner": self.owner,
+            "input": self.input,
+            "result": if self.result.is_null() { serde_json::Value::Null } else { self.result.clone() },
+            "message": self.message,
+            "image_id": self.image_id,
+            "request_id": self.request_id,
+            "user_id": self.user_id,
+            "created_at": glance_time(self.created_at),
+            "updated_at": glance_time(self.updated_at),
+            "expires_at": self.expires_at.map(glance_time),
+            "self": format!("/v2/tasks/{}", self.id),
+            "schema": "/v2/schemas/task",
+        })
+    }
+}
+
+const TASK_COLS: &str = "id, type, status, owner, image_id, input, result, message, request_id, user_id, created_at, updated_at, expires_at";
+
+fn task_row(r: &db::Row) -> db::Result<Task> {
+    let json = |c: &str| -> db::Result<serde_json::Value> {
+        Ok(r.opt_text(c)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null))
+    };
+    Ok(Task {
+        id: r.text("id")?,
+        task_type: r.text("type")?,
+        status: r.text("status")?,
+        owner: r.text("owner")?,
+        image_id: r.opt_text("image_id")?,
+        input: json("input")?,
+        result: json("result")?,
+        message: r.opt_text("message")?.unwrap_or_default(),
+        request_id: r.opt_text("request_id")?,
+        user_id: r.opt_text("user_id")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+        expires_at: r.opt_int("expires_at")?,
+    })
+}
+
+pub async fn insert_task(db: &Db, t: &Task) -> db::Result<()> {
+    db.q(&format!(
+        "INSERT INTO task ({TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&t.id)
+    .bind(&t.task_type)
+    .bind(&t.status)
+    .bind(&t.owner)
+    .bind(&t.image_id)
+    .bind(t.input.to_string())
+    .bind((!t.result.is_null()).then(|| t.result.to_string()))
+    .bind(&t.message)
+    .bind(&t.request_id)
+    .bind(&t.user_id)
+    .bind(t.created_at)
+    .bind(t.updated_at)
+    .bind(t.expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Finish (or advance) a task.
+pub async fn set_task(
+    db: &Db,
+    id: &str,
+    status: &str,
+    result: Option<&serde_json::Value>,
+    message: &str,
+    image_id: Option<&str>,
+    now: i64,
+) -> db::Result<()> {
+    db.q("UPDATE task SET status = ?, result = COALESCE(?, result), message = ?, image_id = COALESCE(?, image_id), updated_at = ? WHERE id = ?")
+        .bind(status)
+        .bind(result.map(|r| r.to_string()))
+        .bind(message)
+        .bind(image_id)
+        .bind(now)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+pub async fn get_task(db: &Db, id: &str) -> db::Result<Option<Task>> {
+    db.q(&format!("SELECT {TASK_COLS} FROM task WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(task_row)
+        .transpose()
+}
+
+/// Tasks of an image, or of an owner (`None` = all), newest first.
+pub async fn list_tasks(
+    db: &Db,
+    image_id: Option<&str>,
+    owner: Option<&str>,
+) -> db::Result<Vec<Task>> {
+    let mut sql = format!("SELECT {TASK_COLS} FROM task WHERE 1 = 1");
+    let mut args: Vec<Arg> = Vec::new();
+    if let Some(i) = image_id {
+        sql.push_str(" AND image_id = ?");
+        args.push(i.into());
+    }
+    if let Some(o) = owner {
+        sql.push_str(" AND owner = ?");
+        args.push(o.into());
+    }
+    sql.push_str(" ORDER BY created_at DESC, id");
+    db.q(&sql)
+        .bind_all(args)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(task_row)
+        .collect()
+}

@@ -6,7 +6,7 @@ use auth::Context;
 use serde_json::{Map, Value, json};
 
 use crate::clock::{iso_micros, parse_iso};
-use crate::model::{Role, new_id};
+use crate::model::{Role, merge, new_id};
 use crate::revoke::RevokeEvent;
 use crate::service::roles::On;
 use crate::store::trust::{self as st, Trust};
@@ -304,28 +304,23 @@ pub fn time_of(us: i64) -> String {
 
 /// A trust's own attributes, as in a list (no roles).
 pub fn summary(t: &Trust, base: &str) -> Value {
-    let mut m = Map::new();
-    for (k, x) in &t.extra {
-        m.insert(k.clone(), x.clone());
-    }
-    let own = json!({
-        "id": t.id,
-        "trustor_user_id": t.trustor_user_id,
-        "trustee_user_id": t.trustee_user_id,
-        "project_id": t.project_id,
-        "impersonation": t.impersonation,
-        "expires_at": t.expires_at.map(time_of),
-        "remaining_uses": t.remaining_uses,
-        "deleted_at": null,
-        "redelegated_trust_id": t.redelegated_trust_id,
-        "redelegation_count": t.redelegation_count.unwrap_or(0),
-        "allow_redelegation": t.redelegation_count.unwrap_or(0) > 0,
-        "links": {"self": format!("{base}/v3/OS-TRUST/trusts/{}", t.id)},
-    });
-    if let Value::Object(o) = own {
-        m.extend(o);
-    }
-    Value::Object(m)
+    merge(
+        json!({
+            "id": t.id,
+            "trustor_user_id": t.trustor_user_id,
+            "trustee_user_id": t.trustee_user_id,
+            "project_id": t.project_id,
+            "impersonation": t.impersonation,
+            "expires_at": t.expires_at.map(time_of),
+            "remaining_uses": t.remaining_uses,
+            "deleted_at": null,
+            "redelegated_trust_id": t.redelegated_trust_id,
+            "redelegation_count": t.redelegation_count.unwrap_or(0),
+            "allow_redelegation": t.redelegation_count.unwrap_or(0) > 0,
+            "links": {"self": format!("{base}/v3/OS-TRUST/trusts/{}", t.id)},
+        }),
+        &t.extra,
+    )
 }
 
 /// A trust with its roles, as shown by create and get.

@@ -21,6 +21,42 @@ use crate::model::{Image, status};
 use crate::{Error, ImageService, Result, store};
 
 impl ImageService {
+    /// Record the outcome of an import task.
+    pub async fn finish_task(&self, task_id: &str, image_id: &str, outcome: Result<()>) {
+        let (status, result, message) = match outcome {
+            Ok(()) => (
+                "success",
+                Some(json!({"image_id": image_id})),
+                String::new(),
+            ),
+            Err(e) => ("failure", None, e.to_string()),
+        };
+        if let Err(e) = store::set_task(
+            &self.db,
+            task_id,
+            status,
+            result.as_ref(),
+            &message,
+            None,
+            self.now(),
+        )
+        .await
+        {
+            tracing::warn!(task = task_id, error = %e, "cannot record the task outcome");
+        }
+    }
+
+    /// Put data into the default path of an image being imported (task API).
+    pub async fn ingest_public(
+        &self,
+        img: &Image,
+        target: &Arc<dyn Store>,
+        body: Body,
+    ) -> Result<Received> {
+        self.ingest(img, target, body, &[status::IMPORTING], status::QUEUED)
+            .await
+    }
+
     /// Bytes the project may still store: the size cap, narrowed by its size quota.
     async fn room(&self, owner: Option<&str>) -> Result<u64> {
         let mut room = self.cfg.image_size_cap;
@@ -304,6 +340,7 @@ pub async fn import(
     State(svc): St,
     ctx: Context,
     Path(id): Path<String>,
+    axum::Extension(req): axum::Extension<api::RequestId>,
     body: api::Json<Value>,
 ) -> Result<Response> {
     let api::Json(body) = body;
@@ -343,6 +380,27 @@ pub async fn import(
             ));
         }
     };
+    let now = svc.now();
+    let task = store::Task {
+        id: uuid::Uuid::new_v4().to_string(),
+        task_type: "api_image_import".into(),
+        status: "processing".into(),
+        owner: img.owner.clone().unwrap_or_default(),
+        image_id: Some(id.clone()),
+        input: json!({
+            "image_id": id,
+            "import_req": body,
+            "backend": stores.iter().map(|s| s.id().to_string()).collect::<Vec<_>>(),
+        }),
+        result: Value::Null,
+        message: String::new(),
+        request_id: Some(req.0.clone()),
+        user_id: Some(ctx.user.user_id.clone()),
+        created_at: now,
+        updated_at: now,
+        expires_at: Some(now + 48 * 3600 * 1_000_000),
+    };
+    let task_id = task.id.clone();
     match name.as_str() {
         "glance-direct" => {
             svc.enforce(&ctx, "modify_image", &target)?;
@@ -370,6 +428,7 @@ pub async fn import(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| svc.default_store());
+            store::insert_task(&svc.db, &task).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let url = staged_url(&svc2, &img.id);
@@ -386,9 +445,11 @@ pub async fn import(
                 }
                 .await;
                 let _ = svc2.staging.delete(&url).await;
-                if let Err(e) = result {
+                if let Err(e) = &result {
                     tracing::warn!(image = %img.id, error = %e, "glance-direct import failed");
                 }
+                svc2.finish_task(&task_id, &img.id, result.map(|_| ()))
+                    .await;
             });
         }
         "web-download" => {
@@ -418,6 +479,7 @@ pub async fn import(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| svc.default_store());
+            store::insert_task(&svc.db, &task).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let result = async {
@@ -472,8 +534,10 @@ pub async fn import(
             let src = svc
                 .store(&src_id)
                 .ok_or_else(|| Error::Internal("source store vanished".into()))?;
+            store::insert_task(&svc.db, &task).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
+                let mut outcome: Result<()> = Ok(());
                 for dst in missing {
                     let r: Result<()> = async {
                         let (_, stream) = src.read(&src_url, 0, None).await?;
@@ -493,8 +557,10 @@ pub async fn import(
                     .await;
                     if let Err(e) = r {
                         tracing::warn!(image = %img.id, store = dst.id(), error = %e, "copy-image failed");
+                        outcome = Err(e);
                     }
                 }
+                svc2.finish_task(&task_id, &img.id, outcome).await;
             });
         }
         other => {

@@ -4,6 +4,7 @@ pub mod data;
 pub mod images;
 pub mod members;
 pub mod meta;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub fn table() -> Routes<Arc<ImageService>> {
         .merge(images::routes())
         .merge(data::routes())
         .merge(members::routes())
+        .merge(tasks::routes())
 }
 
 /// The image HTTP service with the shared layers and token validation.
