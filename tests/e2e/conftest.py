@@ -49,12 +49,18 @@ class Cloud:
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
         self.port = free_port()
+        self.image_port = free_port()
         self.conf = os.path.join(workdir, "ferrostack.conf")
         with open(self.conf, "w") as f:
             f.write("[DEFAULT]\nbind_host = 127.0.0.1\n")
             f.write(f"[identity]\nbind_port = {self.port}\npassword_hash_rounds = 4\n")
+            f.write(f"[image]\nbind_port = {self.image_port}\n")
+            f.write("enabled_backends = fast:file, cheap:file\n")
             if db_url:
+                f.write(f"connection = {db_url}\n")
                 f.write(f"[database]\nconnection = {db_url}\n")
+            # the web-download test serves its image from loopback
+            f.write("[import_filtering_opts]\nallow_private_addresses = true\n")
         self.proc = None
         self.log_path = os.path.join(workdir, "aio.log")
 

@@ -200,6 +200,21 @@ impl Config {
         if let Some(d) = self.get("glance_store", "filesystem_store_datadir") {
             c.filesystem_store_datadir = PathBuf::from(d);
         }
+        if let Some(b) = self.get("image", "enabled_backends") {
+            for item in list(b) {
+                let (id, kind) = item.split_once(':').unwrap_or((item.as_str(), "file"));
+                if kind.trim() != "file" {
+                    bail!(
+                        "[image] enabled_backends: store type {kind:?} of {id} is not supported (file)"
+                    );
+                }
+                let dir = match self.get(id.trim(), "filesystem_store_datadir") {
+                    Some(d) => PathBuf::from(d),
+                    None => data_dir.join(format!("images-{}", id.trim())),
+                };
+                c.backends.push((id.trim().to_string(), dir));
+            }
+        }
         if let Some(d) = self.get("os_glance_staging_store", "filesystem_store_datadir") {
             c.staging_dir = PathBuf::from(d);
         }

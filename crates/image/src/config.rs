@@ -6,8 +6,11 @@ use std::path::PathBuf;
 pub struct ImageConfig {
     /// `[database] connection` of the image service.
     pub database_url: String,
-    /// `[glance_store] filesystem_store_datadir`
+    /// `[glance_store] filesystem_store_datadir`: the store when only one is enabled.
     pub filesystem_store_datadir: PathBuf,
+    /// `enabled_backends = id:file, …` with each backend's directory; the first is the
+    /// default. Empty means one store, `file`, in `filesystem_store_datadir`.
+    pub backends: Vec<(String, PathBuf)>,
     /// Where `glance-direct` staging data waits for import (`[os_glance_staging_store]`).
     pub staging_dir: PathBuf,
     /// `[DEFAULT] image_size_cap` — largest image accepted, in bytes.
@@ -41,6 +44,7 @@ impl ImageConfig {
         ImageConfig {
             database_url: format!("sqlite://{}/image.db", dir.display()),
             filesystem_store_datadir: dir.join("images"),
+            backends: Vec::new(),
             staging_dir: dir.join("image-staging"),
             image_size_cap: 1 << 40,
             quota_image_size_total: None,

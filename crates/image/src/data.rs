@@ -113,7 +113,9 @@ pub async fn receive(
         return Err(e);
     }
     let inspection = inspector.finish();
+    // An empty upload carries nothing a hypervisor could be tricked with.
     if let Some(d) = declared
+        && size > 0
         && check_format
         && let Err(e) = image_format::check(d, &inspection)
     {

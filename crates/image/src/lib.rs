@@ -96,11 +96,16 @@ impl ImageService {
         if let Some(p) = &cfg.policy_file {
             policy.load_overrides(p)?;
         }
-        let file: Arc<dyn Store> = Arc::new(FileStore::new(
-            "file",
-            "Local filesystem store",
-            cfg.filesystem_store_datadir.clone(),
-        )?);
+        let backends = if cfg.backends.is_empty() {
+            vec![("file".to_string(), cfg.filesystem_store_datadir.clone())]
+        } else {
+            cfg.backends.clone()
+        };
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for (id, dir) in backends {
+            let desc = format!("Local filesystem store {id}");
+            stores.push(Arc::new(FileStore::new(&id, &desc, dir)?));
+        }
         let staging = Arc::new(FileStore::new(
             "os_glance_staging_store",
             "Staging area",
@@ -110,7 +115,7 @@ impl ImageService {
             db,
             cfg,
             policy,
-            stores: vec![file],
+            stores,
             staging,
             limits,
             notifier,
@@ -177,7 +182,14 @@ impl ImageService {
             Some(p) => store::member(&self.db, id, p).await?.is_some(),
             None => false,
         };
-        if !self.allowed(ctx, "get_image", &self.target(&img, member, ctx)) {
+        // Glance's data-layer visibility (its policy alone lets any reader at shared
+        // images): owner, public, community, or shared with the caller's project.
+        let visible = self.is_admin(ctx)
+            || img.owner.is_none()
+            || matches!(img.visibility.as_str(), "public" | "community")
+            || (img.owner.is_some() && img.owner.as_deref() == ctx.user.project_id())
+            || (img.visibility == "shared" && member);
+        if !visible || !self.allowed(ctx, "get_image", &self.target(&img, member, ctx)) {
             return Err(Error::image_not_found(id));
         }
         Ok((img, member))

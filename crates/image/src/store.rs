@@ -743,3 +743,27 @@ pub async fn list_tasks(
         .map(task_row)
         .collect()
 }
+
+/// Set (or with `None` remove) one property of an image, outside a full update.
+pub async fn set_property(
+    db: &Db,
+    image_id: &str,
+    name: &str,
+    value: Option<&str>,
+) -> db::Result<()> {
+    let mut tx = db.begin().await?;
+    db.q("DELETE FROM image_property WHERE image_id = ? AND name = ?")
+        .bind(image_id)
+        .bind(name)
+        .execute(tx.conn())
+        .await?;
+    if let Some(v) = value {
+        db.q("INSERT INTO image_property (image_id, name, value) VALUES (?, ?, ?)")
+            .bind(image_id)
+            .bind(name)
+            .bind(v)
+            .execute(tx.conn())
+            .await?;
+    }
+    tx.commit().await
+}

@@ -21,6 +21,66 @@ use crate::model::{Image, status};
 use crate::{Error, ImageService, Result, store};
 
 impl ImageService {
+    /// Record an import task and mark the stores it will fill.
+    async fn begin_import(&self, task: &store::Task, img: &Image, targets: &str) -> Result<()> {
+        store::insert_task(&self.db, task).await?;
+        store::set_property(
+            &self.db,
+            &img.id,
+            "os_glance_importing_to_stores",
+            Some(targets),
+        )
+        .await?;
+        if !img.properties.contains_key("os_glance_failed_import") {
+            store::set_property(&self.db, &img.id, "os_glance_failed_import", Some("")).await?;
+        }
+        Ok(())
+    }
+
+    /// Glance's import progress properties: `os_glance_importing_to_stores` lists the
+    /// stores still to do, `os_glance_failed_import` those that failed.
+    async fn import_progress(&self, image_id: &str, store_id: &str, ok: bool) {
+        let Ok(Some(img)) = store::get(&self.db, image_id).await else {
+            return;
+        };
+        let left: Vec<&str> = img
+            .properties
+            .get("os_glance_importing_to_stores")
+            .map(|s| {
+                s.split(',')
+                    .filter(|x| !x.is_empty() && *x != store_id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = store::set_property(
+            &self.db,
+            image_id,
+            "os_glance_importing_to_stores",
+            Some(&left.join(",")),
+        )
+        .await;
+        if !ok {
+            let mut failed: Vec<String> = img
+                .properties
+                .get("os_glance_failed_import")
+                .map(|s| {
+                    s.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            failed.push(store_id.to_string());
+            let _ = store::set_property(
+                &self.db,
+                image_id,
+                "os_glance_failed_import",
+                Some(&failed.join(",")),
+            )
+            .await;
+        }
+    }
+
     /// Record the outcome of an import task.
     pub async fn finish_task(&self, task_id: &str, image_id: &str, outcome: Result<()>) {
         let (status, result, message) = match outcome {
@@ -428,7 +488,7 @@ pub async fn import(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| svc.default_store());
-            store::insert_task(&svc.db, &task).await?;
+            svc.begin_import(&task, &img, dest.id()).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let url = staged_url(&svc2, &img.id);
@@ -448,6 +508,8 @@ pub async fn import(
                 if let Err(e) = &result {
                     tracing::warn!(image = %img.id, error = %e, "glance-direct import failed");
                 }
+                svc2.import_progress(&img.id, dest.id(), result.is_ok())
+                    .await;
                 svc2.finish_task(&task_id, &img.id, result.map(|_| ()))
                     .await;
             });
@@ -479,7 +541,7 @@ pub async fn import(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| svc.default_store());
-            store::insert_task(&svc.db, &task).await?;
+            svc.begin_import(&task, &img, dest.id()).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let result = async {
@@ -498,7 +560,7 @@ pub async fn import(
                     .await
                 }
                 .await;
-                if let Err(e) = result {
+                if let Err(e) = &result {
                     tracing::warn!(image = %img.id, error = %e, "web-download import failed");
                     let _ = store::transition(
                         &svc2.db,
@@ -509,6 +571,10 @@ pub async fn import(
                     )
                     .await;
                 }
+                svc2.import_progress(&img.id, dest.id(), result.is_ok())
+                    .await;
+                svc2.finish_task(&task_id, &img.id, result.map(|_| ()))
+                    .await;
             });
         }
         "copy-image" => {
@@ -534,7 +600,8 @@ pub async fn import(
             let src = svc
                 .store(&src_id)
                 .ok_or_else(|| Error::Internal("source store vanished".into()))?;
-            store::insert_task(&svc.db, &task).await?;
+            let targets: Vec<String> = missing.iter().map(|m| m.id().to_string()).collect();
+            svc.begin_import(&task, &img, &targets.join(",")).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let mut outcome: Result<()> = Ok(());
@@ -555,6 +622,7 @@ pub async fn import(
                         Ok(())
                     }
                     .await;
+                    svc2.import_progress(&img.id, dst.id(), r.is_ok()).await;
                     if let Err(e) = r {
                         tracing::warn!(image = %img.id, store = dst.id(), error = %e, "copy-image failed");
                         outcome = Err(e);

@@ -259,8 +259,17 @@ pub async fn create(State(svc): St, ctx: Context, body: api::Json<Value>) -> Res
     store::insert(&svc.db, &img).await?;
     svc.notify("image.create", &img);
     let mut resp = ok(StatusCode::CREATED, img.to_json());
+    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v2/images/{}", img.id)) {
-        resp.headers_mut().insert(header::LOCATION, v);
+        h.insert(header::LOCATION, v);
+    }
+    // What clients may do next with this record (openstacksdk reads these).
+    if let Ok(v) = HeaderValue::from_str(&svc.cfg.enabled_import_methods.join(",")) {
+        h.insert("openstack-image-import-methods", v);
+    }
+    let stores: Vec<&str> = svc.stores.iter().map(|s| s.id()).collect();
+    if let Ok(v) = HeaderValue::from_str(&stores.join(",")) {
+        h.insert("openstack-image-store-ids", v);
     }
     Ok(resp)
 }

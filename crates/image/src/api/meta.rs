@@ -104,7 +104,7 @@ pub async fn info_stores_detail(State(svc): St, ctx: Context) -> Result<Response
         .enumerate()
         .map(|(i, s)| {
             json!({"id": s.id(), "description": s.description(), "default": i == 0, "type": "file",
-                   "properties": {"datadir": svc.cfg.filesystem_store_datadir.display().to_string()}})
+                   "properties": {}})
         })
         .collect();
     Ok(axum::Json(json!({"stores": stores})).into_response())

@@ -1,0 +1,256 @@
+"""Image service end to end: the real `openstack` CLI and openstacksdk against `ferrostack aio`."""
+
+import hashlib
+import http.server
+import os
+import subprocess
+import threading
+import time
+
+import openstack
+import pytest
+import requests
+
+from conftest import unique
+
+
+def qemu_img(*args):
+    subprocess.run(["qemu-img", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def qcow2(tmp_path_factory):
+    p = tmp_path_factory.mktemp("img") / "disk.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", str(p), "64M")
+    return str(p)
+
+
+def wait_status(cloud, image_id, want, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = cloud.os("image", "show", image_id, "-f", "value", "-c", "status").stdout.strip()
+        if st == want:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"image {image_id} did not become {want} (last {st})")
+
+
+def image_url(cloud):
+    return f"http://127.0.0.1:{cloud.image_port}"
+
+
+def admin_token(cloud):
+    return cloud.os("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+
+
+def create_record(cloud, **props):
+    """An image record without data (the CLI would upload its empty stdin)."""
+    r = requests.post(f"{image_url(cloud)}/v2/images", json=props, headers={"X-Auth-Token": admin_token(cloud)})
+    assert r.status_code == 201, r.text
+    assert r.headers["OpenStack-image-import-methods"]
+    return r.json()
+
+
+def test_create_upload_show_save_delete(cloud, qcow2, tmp_path):
+    img = cloud.os("image", "create", "--file", qcow2, "--disk-format", "qcow2",
+                   "--container-format", "bare", "--property", "hw_disk_bus=virtio",
+                   "--tag", "first", unique("cirros-like"), "-f", "json")
+    assert img["status"] == "active"
+    assert img["virtual_size"] == 64 << 20
+    assert img["checksum"] == hashlib.md5(open(qcow2, "rb").read()).hexdigest()
+    sha = hashlib.sha512(open(qcow2, "rb").read()).hexdigest()
+    shown = cloud.os("image", "show", img["id"], "-f", "json")
+    assert shown["properties"]["os_hash_value"] == sha
+    assert shown["properties"]["hw_disk_bus"] == "virtio"
+    assert "first" in shown["tags"]
+    out = tmp_path / "out.qcow2"
+    cloud.os("image", "save", "--file", str(out), img["id"])
+    assert hashlib.sha512(out.read_bytes()).hexdigest() == sha
+    cloud.os("image", "set", "--property", "os_distro=cirros", "--tag", "second", "--protected", img["id"])
+    cloud.os("image", "unset", "--property", "hw_disk_bus", img["id"])
+    shown = cloud.os("image", "show", img["id"], "-f", "json")
+    assert shown["protected"] is True and "hw_disk_bus" not in shown["properties"]
+    err = cloud.fails("image", "delete", img["id"])
+    assert "403" in err or "protected" in err.lower()
+    cloud.os("image", "set", "--unprotected", img["id"])
+    cloud.os("image", "delete", img["id"])
+    cloud.fails("image", "show", img["id"])
+
+
+def test_list_filters_and_paging(cloud):
+    tag = unique("batch")
+    ids = []
+    for n in range(5):
+        ids.append(cloud.os("image", "create", "--tag", tag, f"{tag}-{n}", "-f", "value", "-c", "id").stdout.strip())
+    listed = cloud.os("image", "list", "--tag", tag, "--sort", "name:asc", "-f", "json")
+    assert [x["Name"] for x in listed] == [f"{tag}-{n}" for n in range(5)]
+    tok = admin_token(cloud)
+    r = requests.get(f"{image_url(cloud)}/v2/images?tag={tag}&limit=2&sort=name:asc", headers={"X-Auth-Token": tok})
+    body = r.json()
+    assert [i["name"] for i in body["images"]] == [f"{tag}-0", f"{tag}-1"]
+    nxt = requests.get(image_url(cloud) + body["next"], headers={"X-Auth-Token": tok}).json()
+    assert [i["name"] for i in nxt["images"]] == [f"{tag}-2", f"{tag}-3"]
+    r = requests.get(f"{image_url(cloud)}/v2/images?name=in:{tag}-1,{tag}-3", headers={"X-Auth-Token": tok})
+    assert sorted(i["name"] for i in r.json()["images"]) == [f"{tag}-1", f"{tag}-3"]
+    for i in ids:
+        cloud.os("image", "delete", i)
+
+
+def test_sharing_between_projects(cloud, tenants_img):
+    a, b = tenants_img
+    img = cloud.os("image", "create", "--shared", unique("shared"), "-f", "json", as_=a)
+    cloud.fails("image", "show", img["id"], as_=b)  # not yet shared: invisible
+    cloud.os("image", "add", "project", img["id"], b["project_id"], as_=a)
+    listed = cloud.os("image", "list", "-f", "json", as_=b)
+    assert img["id"] not in [x["ID"] for x in listed], "pending shares are not listed"
+    cloud.os("image", "set", "--accept", img["id"], as_=b)
+    listed = cloud.os("image", "list", "-f", "json", as_=b)
+    assert img["id"] in [x["ID"] for x in listed]
+    # the member cannot modify or delete it
+    cloud.fails("image", "set", "--name", "stolen", img["id"], as_=b)
+    cloud.fails("image", "delete", img["id"], as_=b)
+    # private images of another project are invisible (404, never 403)
+    priv = cloud.os("image", "create", "--private", unique("private"), "-f", "json", as_=a)
+    tok = cloud.os("token", "issue", "-f", "value", "-c", "id", as_=b).stdout.strip()
+    r = requests.get(f"{image_url(cloud)}/v2/images/{priv['id']}", headers={"X-Auth-Token": tok})
+    assert r.status_code == 404
+    # only admins may publish
+    err = cloud.fails("image", "set", "--public", priv["id"], as_=a)
+    assert "403" in err or "not authorized" in err.lower()
+
+
+@pytest.fixture(scope="module")
+def tenants_img(cloud):
+    out = []
+    for n in ("a", "b"):
+        p = cloud.os("project", "create", unique(f"imgproj-{n}"), "-f", "json")
+        u = cloud.os("user", "create", "--password", f"pw-{n}", unique(f"imguser-{n}"), "-f", "json")
+        cloud.os("role", "add", "--user", u["id"], "--project", p["id"], "member")
+        out.append({"username": u["name"], "password": f"pw-{n}", "project_name": p["name"]})
+    # the CLI takes these as OS_* overrides; keep the project id beside them
+    for o, p_id in zip(out, [cloud.os("project", "show", o["project_name"], "-f", "value", "-c", "id").stdout.strip() for o in out]):
+        o["project_id"] = p_id
+    return out
+
+
+def test_format_enforcement(cloud, qcow2, tmp_path):
+    raw = tmp_path / "raw.img"
+    raw.write_bytes(os.urandom(1 << 16))
+    # raw bytes declared qcow2: refused, the image stays unusable
+    img = create_record(cloud, disk_format="qcow2", container_format="bare", name=unique("liar"))
+    tok = admin_token(cloud)
+    r = requests.put(f"{image_url(cloud)}/v2/images/{img['id']}/file", data=raw.read_bytes(),
+                     headers={"X-Auth-Token": tok, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 400, r.text
+    assert cloud.os("image", "show", img["id"], "-f", "value", "-c", "status").stdout.strip() == "queued"
+    # a qcow2 with a backing file: refused
+    evil = tmp_path / "evil.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", qcow2, "-F", "qcow2", str(evil))
+    r = requests.put(f"{image_url(cloud)}/v2/images/{img['id']}/file", data=evil.read_bytes(),
+                     headers={"X-Auth-Token": tok, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 400 and "backing" in r.text
+    # upload to an active image: 409
+    good = cloud.os("image", "create", "--file", qcow2, "--disk-format", "qcow2", unique("good"), "-f", "json")
+    r = requests.put(f"{image_url(cloud)}/v2/images/{good['id']}/file", data=b"x",
+                     headers={"X-Auth-Token": tok, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 409
+    # reserved properties
+    r = requests.patch(f"{image_url(cloud)}/v2/images/{good['id']}",
+                       json=[{"op": "add", "path": "/os_glance_secret", "value": "x"}],
+                       headers={"X-Auth-Token": tok, "Content-Type": "application/openstack-images-v2.1-json-patch"})
+    assert r.status_code == 403
+    assert r.json()["title"] == "Forbidden"
+    # nothing partial left in the stores
+    data = os.path.join(cloud.data_dir)
+    leftovers = [f for root, _, files in os.walk(data) for f in files if f.endswith(".part")]
+    assert leftovers == []
+
+
+def test_deactivate_reactivate_and_ranges(cloud, qcow2):
+    img = cloud.os("image", "create", "--file", qcow2, "--disk-format", "qcow2", unique("act"), "-f", "json")
+    tok = admin_token(cloud)
+    r = requests.get(f"{image_url(cloud)}/v2/images/{img['id']}/file", headers={"X-Auth-Token": tok, "Range": "bytes=0-3"})
+    assert r.status_code == 206 and r.content == b"QFI\xfb"
+    assert r.headers["Content-Range"].startswith("bytes 0-3/")
+    cloud.os("image", "set", "--deactivate", img["id"])
+    assert cloud.os("image", "show", img["id"], "-f", "value", "-c", "status").stdout.strip() == "deactivated"
+    cloud.os("image", "set", "--activate", img["id"])
+    assert cloud.os("image", "show", img["id"], "-f", "value", "-c", "status").stdout.strip() == "active"
+
+
+def test_import_glance_direct_web_download_copy(cloud, qcow2):
+    # glance-direct through the CLI (stage + import)
+    img = cloud.os("image", "create", "--import", "--file", qcow2, "--disk-format", "qcow2",
+                   "--container-format", "bare", unique("direct"), "-f", "json")
+    wait_status(cloud, img["id"], "active")
+    # web-download from a loopback HTTP server
+    directory = os.path.dirname(qcow2)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=directory, **k)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        web = create_record(cloud, disk_format="qcow2", container_format="bare", name=unique("web"))
+        tok = admin_token(cloud)
+        url = f"http://127.0.0.1:{srv.server_address[1]}/{os.path.basename(qcow2)}"
+        r = requests.post(f"{image_url(cloud)}/v2/images/{web['id']}/import",
+                          json={"method": {"name": "web-download", "uri": url}},
+                          headers={"X-Auth-Token": tok})
+        assert r.status_code == 202, r.text
+        wait_status(cloud, web["id"], "active")
+        tasks = requests.get(f"{image_url(cloud)}/v2/images/{web['id']}/tasks", headers={"X-Auth-Token": tok}).json()
+        assert tasks["tasks"][0]["status"] == "success"
+    finally:
+        srv.shutdown()
+    # copy-image to the second store
+    r = requests.post(f"{image_url(cloud)}/v2/images/{web['id']}/import",
+                      json={"method": {"name": "copy-image"}, "stores": ["cheap"]},
+                      headers={"X-Auth-Token": tok})
+    assert r.status_code == 202, r.text
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        stores = requests.get(f"{image_url(cloud)}/v2/images/{web['id']}", headers={"X-Auth-Token": tok}).json()["stores"]
+        if "cheap" in stores:
+            break
+        time.sleep(0.2)
+    assert set(stores.split(",")) == {"fast", "cheap"}
+
+
+def test_openstacksdk_images(cloud, qcow2):
+    env = cloud.admin_env
+    conn = openstack.connect(
+        auth_url=env["OS_AUTH_URL"], username="admin", password=env["OS_PASSWORD"],
+        project_name="admin", user_domain_name="Default", project_domain_name="Default",
+        region_name="RegionOne")
+    img = conn.image.create_image(name=unique("sdk"), filename=qcow2, disk_format="qcow2",
+                                  container_format="bare", wait=True)
+    got = conn.image.get_image(img.id)
+    assert got.status == "active"
+    data = conn.image.download_image(img.id).content
+    assert hashlib.md5(data).hexdigest() == got.checksum
+    conn.image.delete_image(img.id)
+
+
+@pytest.mark.skipif(os.environ.get("FERROSTACK_BIG_IMAGE") == "0", reason="disabled")
+def test_one_gib_round_trip(cloud, tmp_path):
+    big = tmp_path / "big.raw"
+    h = hashlib.sha512()
+    with open(big, "wb") as f:
+        block = os.urandom(1 << 20)
+        for i in range(1024):
+            chunk = block[:-8] + i.to_bytes(8, "big")
+            h.update(chunk)
+            f.write(chunk)
+    img = cloud.os("image", "create", "--file", str(big), "--disk-format", "raw", "--container-format", "bare",
+                   unique("big"), "-f", "json")
+    assert img["size"] == 1 << 30
+    shown = cloud.os("image", "show", img["id"], "-f", "json")
+    assert shown["properties"]["os_hash_value"] == h.hexdigest()
+    big.unlink()
+    out = tmp_path / "big.out"
+    cloud.os("image", "save", "--file", str(out), img["id"])
+    h2 = hashlib.sha512()
+    with open(out, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h2.update(chunk)
+    assert h2.hexdigest() == h.hexdigest()
+    cloud.os("image", "delete", img["id"])
