@@ -1,21 +1,25 @@
-"""Property-based fuzzing of the identity API from its generated OpenAPI document
-(docs/openapi/identity.json): no request may make the server fail with a 5xx."""
+"""Property-based fuzzing of each API from its generated OpenAPI document
+(docs/openapi/SERVICE.json): no request may make the server fail with a 5xx."""
 
 import os
 import subprocess
 
+import pytest
+
 from conftest import ROOT, VENV_BIN, Cloud
 
 
-def test_identity_api_has_no_server_errors(tmp_path):
+@pytest.mark.parametrize("service", ["identity", "image"])
+def test_api_has_no_server_errors(tmp_path, service):
     c = Cloud(str(tmp_path))
     c.start()
     try:
         token = c.os("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+        base = c.base if service == "identity" else f"http://127.0.0.1:{c.image_port}"
         p = subprocess.run(
             [os.path.join(VENV_BIN, "schemathesis"), "run",
-             os.path.join(ROOT, "docs", "openapi", "identity.json"),
-             "--url", c.base, "-H", f"X-Auth-Token: {token}",
+             os.path.join(ROOT, "docs", "openapi", f"{service}.json"),
+             "--url", base, "-H", f"X-Auth-Token: {token}",
              "--checks", "not_a_server_error",
              "--max-examples", os.environ.get("FERROSTACK_FUZZ_EXAMPLES", "5"),
              "--seed", "1"],
