@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::Mutex;
 
 pub use migrate::Migration;
@@ -145,6 +147,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     writer: Option<Arc<Mutex<()>>>,
+    /// Bumped after every statement executed through [`Query::execute`] and every commit:
+    /// read caches built at an older value are stale.
+    writes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -210,6 +215,7 @@ impl Db {
             pool,
             backend,
             writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            writes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -223,7 +229,13 @@ impl Db {
 
     /// A query with `?` placeholders, rewritten for the engine.
     pub fn q(&self, sql: &str) -> Query {
-        Query::new(query::rewrite(sql, self.backend))
+        Query::new(query::rewrite(sql, self.backend), self.writes.clone())
+    }
+
+    /// How many writes this pool has made: compare before and after to know whether
+    /// anything changed (see [`Db`]'s `writes`).
+    pub fn write_count(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
     }
 
     /// Begin a transaction. On SQLite this also takes the writer lock, so concurrent
@@ -234,7 +246,11 @@ impl Db {
             None => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(Tx { tx, _guard: guard })
+        Ok(Tx {
+            tx,
+            _guard: guard,
+            writes: self.writes.clone(),
+        })
     }
 
     /// Close the pool, waiting for connections to be returned.
@@ -247,6 +263,7 @@ impl Db {
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    writes: Arc<AtomicU64>,
 }
 
 impl Tx {
@@ -256,6 +273,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        self.writes.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 }

@@ -1,5 +1,8 @@
 //! Owned queries with portable placeholders, and typed row access.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
@@ -100,13 +103,15 @@ pub(crate) fn rewrite(sql: &str, backend: Backend) -> String {
 pub struct Query {
     sql: String,
     args: Vec<Arg>,
+    writes: Arc<AtomicU64>,
 }
 
 impl Query {
-    pub(crate) fn new(sql: String) -> Self {
+    pub(crate) fn new(sql: String, writes: Arc<AtomicU64>) -> Self {
         Query {
             sql,
             args: Vec::new(),
+            writes,
         }
     }
 
@@ -170,7 +175,9 @@ impl Query {
     where
         E: Executor<'c, Database = Any>,
     {
-        Ok(self.build().execute(e).await?.rows_affected())
+        let n = self.build().execute(e).await?.rows_affected();
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        Ok(n)
     }
 }
 

@@ -74,7 +74,14 @@ pub struct ImageService {
     pub staging: Arc<FileStore>,
     pub limits: Option<Arc<dyn LimitSource>>,
     pub notifier: Arc<dyn Notifier>,
+    /// Rendered image listings by caller and query, valid while nothing was written
+    /// through this process and for at most [`LIST_CACHE_TTL`] (other nodes' writes).
+    pub list_cache: quick_cache::sync::Cache<String, (u64, std::time::Instant, bytes::Bytes)>,
 }
+
+/// How long a cached listing may be served without a local write invalidating it: the
+/// bound on staleness when several image nodes share a database.
+pub const LIST_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl std::fmt::Debug for ImageService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,6 +126,7 @@ impl ImageService {
             staging,
             limits,
             notifier,
+            list_cache: quick_cache::sync::Cache::new(1024),
         }))
     }
 

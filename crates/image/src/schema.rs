@@ -2,10 +2,11 @@
 
 use db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "base schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "base schema",
+        sql: r#"
 CREATE TABLE image (
     id VARCHAR(36) NOT NULL PRIMARY KEY,
     name VARCHAR(255),
@@ -76,4 +77,15 @@ CREATE TABLE task (
 ){TABLE};
 CREATE INDEX task_image ON task (image_id)
 "#,
-}];
+    },
+    Migration {
+        version: 3,
+        name: "list indexes",
+        sql: r#"
+CREATE INDEX image_created_id ON image (created_at, id);
+CREATE INDEX image_updated_id ON image (updated_at, id);
+CREATE INDEX image_visibility ON image (visibility);
+CREATE INDEX image_property_name ON image_property (name)
+"#,
+    },
+];

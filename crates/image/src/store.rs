@@ -358,9 +358,16 @@ pub fn column_kind(c: &str) -> Option<bool> {
     }
 }
 
+/// A sort expression; nullable columns are coalesced so NULLs sort (and page) stably,
+/// NOT NULL ones stay bare so their indexes serve the ORDER BY.
 fn keyed(c: &str) -> String {
-    match column_kind(c) {
-        Some(true) => format!("COALESCE(i.{c}, '')"),
+    match (c, column_kind(c)) {
+        (
+            "id" | "status" | "visibility" | "created_at" | "updated_at" | "min_disk" | "min_ram"
+            | "protected" | "os_hidden",
+            _,
+        ) => format!("i.{c}"),
+        (_, Some(true)) => format!("COALESCE(i.{c}, '')"),
         _ => format!("COALESCE(i.{c}, -1)"),
     }
 }

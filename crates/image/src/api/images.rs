@@ -26,6 +26,15 @@ fn ok(status: StatusCode, v: Value) -> Response {
     (status, axum::Json(v)).into_response()
 }
 
+fn json_bytes(b: Bytes) -> Response {
+    let mut r = (StatusCode::OK, b).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -416,6 +425,14 @@ pub async fn list(State(svc): St, ctx: Context, q: Params) -> Result<Response> {
     } else {
         Viewer::Project(project.clone())
     };
+    let cache_key = format!("{viewer:?}?{:?}", q.0);
+    let writes = svc.db.write_count();
+    if let Some((w, at, body)) = svc.list_cache.get(&cache_key)
+        && w == writes
+        && at.elapsed() < crate::LIST_CACHE_TTL
+    {
+        return Ok(json_bytes(body));
+    }
     let mut query = Query {
         limit,
         sort: sort_spec(&q)?,
@@ -482,7 +499,12 @@ pub async fn list(State(svc): St, ctx: Context, q: Params) -> Result<Response> {
     if more && let Some(last) = images.last() {
         body["next"] = json!(format!("/v2/images{}", query_string(&q, Some(&last.id))));
     }
-    Ok(ok(StatusCode::OK, body))
+    let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?);
+    svc.list_cache.insert(
+        cache_key,
+        (writes, std::time::Instant::now(), bytes.clone()),
+    );
+    Ok(json_bytes(bytes))
 }
 
 /// The request's query string with `marker` replaced.
