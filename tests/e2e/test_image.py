@@ -254,3 +254,75 @@ def test_one_gib_round_trip(cloud, tmp_path):
             h2.update(chunk)
     assert h2.hexdigest() == h.hexdigest()
     cloud.os("image", "delete", img["id"])
+
+
+def test_import_to_all_stores(cloud, qcow2):
+    """glance-direct with all_stores lands in every writable store."""
+    tok = admin_token(cloud)
+    img = create_record(cloud, disk_format="qcow2", container_format="bare", name=unique("everywhere"))
+    with open(qcow2, "rb") as f:
+        r = requests.put(f"{image_url(cloud)}/v2/images/{img['id']}/stage", data=f,
+                         headers={"X-Auth-Token": tok, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    both = requests.post(f"{image_url(cloud)}/v2/images/{img['id']}/import",
+                         json={"method": {"name": "glance-direct"}, "all_stores": True, "stores": ["fast"]},
+                         headers={"X-Auth-Token": tok})
+    assert both.status_code == 400, "all_stores and stores together are refused"
+    r = requests.post(f"{image_url(cloud)}/v2/images/{img['id']}/import",
+                      json={"method": {"name": "glance-direct"}, "all_stores": True},
+                      headers={"X-Auth-Token": tok})
+    assert r.status_code == 202, r.text
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        got = requests.get(f"{image_url(cloud)}/v2/images/{img['id']}", headers={"X-Auth-Token": tok}).json()
+        if got["status"] == "active" and not got["os_glance_importing_to_stores"]:
+            break
+        time.sleep(0.2)
+    assert got["stores"] == "cheap,fast"
+    assert got["os_glance_failed_import"] == ""
+    # drop one store's copy; the last copy cannot be dropped, only the image deleted
+    base = f"{image_url(cloud)}/v2/stores"
+    r = requests.delete(f"{base}/fast/{img['id']}", headers={"X-Auth-Token": tok})
+    assert r.status_code == 204, r.text
+    got = requests.get(f"{image_url(cloud)}/v2/images/{img['id']}", headers={"X-Auth-Token": tok}).json()
+    assert got["stores"] == "cheap"
+    assert requests.delete(f"{base}/fast/{img['id']}", headers={"X-Auth-Token": tok}).status_code == 404
+    assert requests.delete(f"{base}/cheap/{img['id']}", headers={"X-Auth-Token": tok}).status_code == 403
+    assert requests.delete(f"{base}/nowhere/{img['id']}", headers={"X-Auth-Token": tok}).status_code == 409
+    data = requests.get(f"{image_url(cloud)}/v2/images/{img['id']}/file", headers={"X-Auth-Token": tok}).content
+    assert data == open(qcow2, "rb").read()
+
+
+def test_metadefs_with_cli(cloud, tenants_img):
+    a, _ = tenants_img
+    types = cloud.os("image", "metadef", "resource", "type", "list", "-f", "json")
+    assert "OS::Glance::Image" in [t["Name"] for t in types]
+    ns = unique("FS::Test")
+    cloud.os("image", "metadef", "namespace", "create", "--display-name", "Test", "--description", "d",
+             "--private", "--protected", ns, "-f", "json")
+    shown = cloud.os("image", "metadef", "namespace", "show", ns, "-f", "json")
+    assert shown["visibility"] == "private" and shown["protected"] is True
+    # a private namespace is invisible to other projects, and only admins may create one
+    cloud.fails("image", "metadef", "namespace", "show", ns, as_=a)
+    assert ns not in [n["namespace"] for n in cloud.os("image", "metadef", "namespace", "list", "-f", "json", as_=a)]
+    cloud.fails("image", "metadef", "namespace", "create", unique("FS::Nope"), as_=a)
+    # properties, objects and resource type associations
+    cloud.os("image", "metadef", "property", "create", "--name", "hw_cores", "--title", "Cores",
+             "--type", "integer", "--schema", '{"minimum": 1}', ns, "-f", "json")
+    props = cloud.os("image", "metadef", "property", "list", ns, "-f", "json")
+    assert [p["name"] for p in props] == ["hw_cores"]
+    bad = cloud.fails("image", "metadef", "property", "create", "--name", "x", "--title", "X",
+                      "--type", "nonsense", "--schema", "{}", ns)
+    assert "400" in bad or "bad request" in bad.lower()
+    cloud.os("image", "metadef", "object", "create", "--namespace", ns, "CPU", "-f", "json")
+    assert [o["name"] for o in cloud.os("image", "metadef", "object", "list", ns, "-f", "json")] == ["CPU"]
+    cloud.os("image", "metadef", "resource", "type", "association", "create", ns, "OS::Nova::Flavor",
+             "--properties-target", "flavor", "-f", "json")
+    assoc = cloud.os("image", "metadef", "resource", "type", "association", "list", ns, "-f", "json")
+    assert [r["Name"] if "Name" in r else r["name"] for r in assoc] == ["OS::Nova::Flavor"]
+    # protected blocks delete until unprotected; delete removes its children
+    cloud.fails("image", "metadef", "namespace", "delete", ns)
+    cloud.os("image", "metadef", "namespace", "set", "--unprotected", ns)
+    cloud.os("image", "metadef", "namespace", "delete", ns)
+    cloud.fails("image", "metadef", "namespace", "show", ns)
+    cloud.fails("image", "metadef", "property", "list", ns)

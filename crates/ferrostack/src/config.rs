@@ -219,7 +219,10 @@ impl Config {
             c.staging_dir = PathBuf::from(d);
         }
         c.image_size_cap = self.parse("image", "image_size_cap", c.image_size_cap)?;
-        c.quota_image_size_total = self.opt_parse("image", "user_storage_quota")?;
+        // glance: 0 means no limit
+        c.quota_image_size_total = self
+            .opt_parse("image", "user_storage_quota")?
+            .filter(|&v: &u64| v > 0);
         c.quota_image_count_total = self.opt_parse("image", "image_count_quota")?;
         c.quota_image_stage_total = self.opt_parse("image", "image_stage_quota")?;
         c.use_keystone_limits = self.flag("image", "use_keystone_limits", c.use_keystone_limits)?;

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod metadefs;
 pub mod model;
 pub mod policy_defaults;
 pub mod schema;
@@ -99,6 +100,7 @@ impl ImageService {
     ) -> Result<Arc<Self>, StartError> {
         let db = db::Db::connect(&cfg.database_url).await?;
         db.migrate("image", schema::MIGRATIONS).await?;
+        metadefs::seed(&db, db::micros(std::time::SystemTime::now())).await?;
         let mut policy = Enforcer::new(policy_defaults::RULES, cfg.enforce_scope);
         if let Some(p) = &cfg.policy_file {
             policy.load_overrides(p)?;

@@ -151,7 +151,11 @@ impl Image {
             m.extend(c);
         }
         if !self.stores.is_empty() {
-            m.insert("stores".into(), json!(self.stores.join(",")));
+            // A set to clients: listed in name order whatever order the copies landed.
+            let mut stores: Vec<&str> = self.stores.iter().map(String::as_str).collect();
+            stores.sort_unstable();
+            stores.dedup();
+            m.insert("stores".into(), json!(stores.join(",")));
         }
         Value::Object(m)
     }

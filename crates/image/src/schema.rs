@@ -79,6 +79,64 @@ CREATE INDEX task_image ON task (image_id)
 "#,
     },
     Migration {
+        version: 2,
+        name: "metadata definitions",
+        sql: r#"
+CREATE TABLE metadef_namespace (
+    id VARCHAR(36) NOT NULL PRIMARY KEY,
+    namespace VARCHAR(80) NOT NULL UNIQUE,
+    display_name VARCHAR(80),
+    description {TEXT},
+    visibility VARCHAR(32) NOT NULL,
+    protected BIGINT NOT NULL DEFAULT 0,
+    owner VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+){TABLE};
+CREATE INDEX metadef_namespace_created ON metadef_namespace (created_at, id);
+CREATE TABLE metadef_object (
+    namespace_id VARCHAR(36) NOT NULL,
+    name VARCHAR(80) NOT NULL,
+    body {TEXT},
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace_id, name)
+){TABLE};
+CREATE TABLE metadef_property (
+    namespace_id VARCHAR(36) NOT NULL,
+    name VARCHAR(80) NOT NULL,
+    body {TEXT},
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace_id, name)
+){TABLE};
+CREATE TABLE metadef_tag (
+    namespace_id VARCHAR(36) NOT NULL,
+    name VARCHAR(80) NOT NULL,
+    body {TEXT},
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace_id, name)
+){TABLE};
+CREATE TABLE metadef_resource_type (
+    name VARCHAR(80) NOT NULL PRIMARY KEY,
+    protected BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+){TABLE};
+CREATE TABLE metadef_ns_resource_type (
+    namespace_id VARCHAR(36) NOT NULL,
+    resource_type VARCHAR(80) NOT NULL,
+    prefix VARCHAR(80),
+    properties_target VARCHAR(80),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace_id, resource_type)
+){TABLE};
+CREATE INDEX metadef_ns_rt_type ON metadef_ns_resource_type (resource_type)
+"#,
+    },
+    Migration {
         version: 3,
         name: "list indexes",
         sql: r#"

@@ -290,6 +290,49 @@ pub async fn locations(db: &Db, id: &str) -> db::Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Forget an image's copy in one store; returns its URL, or `None` when it had none there.
+pub async fn remove_location(db: &Db, id: &str, store: &str) -> db::Result<Option<String>> {
+    let mut tx = db.begin().await?;
+    let row = db
+        .q("SELECT id, url FROM image_location WHERE image_id = ? AND store = ? AND status = 'active'
+            ORDER BY created_at")
+        .bind(id)
+        .bind(store)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    db.q("DELETE FROM image_location WHERE id = ?")
+        .bind(row.text("id")?)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(Some(row.text("url")?))
+}
+
+/// Undo an import that had to succeed everywhere: forget the image's data and put it
+/// back to `queued`; returns the locations whose bits the caller removes.
+pub async fn unload(db: &Db, id: &str, now: i64) -> db::Result<Vec<(String, String)>> {
+    let locs = locations(db, id).await?;
+    let mut tx = db.begin().await?;
+    db.q(
+        "UPDATE image SET status = 'queued', size = NULL, virtual_size = NULL, checksum = NULL,
+             os_hash_algo = NULL, os_hash_value = NULL, updated_at = ?
+          WHERE id = ? AND deleted_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    db.q("DELETE FROM image_location WHERE image_id = ?")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(locs)
+}
+
 /// Mark deleted and forget its locations; returns them for the caller to remove bits.
 pub async fn delete(db: &Db, id: &str, now: i64) -> db::Result<Vec<(String, String)>> {
     let locs = locations(db, id).await?;

@@ -81,6 +81,72 @@ impl ImageService {
         }
     }
 
+    /// Copy an image's data from `src` to each of `dests`, recording glance's progress
+    /// properties as each store finishes; returns the first failure.
+    async fn replicate(
+        &self,
+        img_id: &str,
+        src: &Arc<dyn Store>,
+        src_url: &str,
+        dests: &[Arc<dyn Store>],
+    ) -> Result<()> {
+        let mut outcome: Result<()> = Ok(());
+        for dst in dests {
+            let r: Result<()> = async {
+                let (_, stream) = src.read(src_url, 0, None).await?;
+                let got = receive(
+                    dst,
+                    img_id,
+                    Body::from_stream(stream),
+                    u64::MAX,
+                    None,
+                    false,
+                )
+                .await?;
+                if let Err(e) =
+                    store::add_location(&self.db, img_id, dst.id(), &got.url, self.now()).await
+                {
+                    let _ = dst.delete(&got.url).await;
+                    return Err(e.into());
+                }
+                Ok(())
+            }
+            .await;
+            self.import_progress(img_id, dst.id(), r.is_ok()).await;
+            if let Err(e) = r {
+                tracing::warn!(image = img_id, store = dst.id(), error = %e, "copy to store failed");
+                if outcome.is_ok() {
+                    outcome = Err(e);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// After the first store of an import holds the data, fill the other requested
+    /// stores. With `all_stores_must_succeed` a failure anywhere unloads the image
+    /// (data removed from every store, status back to `queued`).
+    async fn fan_out(
+        &self,
+        img_id: &str,
+        first: &Arc<dyn Store>,
+        url: &str,
+        rest: &[Arc<dyn Store>],
+        must_succeed: bool,
+    ) -> Result<()> {
+        let r = self.replicate(img_id, first, url, rest).await;
+        if r.is_err() && must_succeed {
+            let locs = store::unload(&self.db, img_id, self.now()).await?;
+            for (sid, u) in locs {
+                if let Some(s) = self.store(&sid) {
+                    let _ = s.delete(&u).await;
+                }
+            }
+            return r;
+        }
+        Ok(())
+    }
+
     /// Record the outcome of an import task.
     pub async fn finish_task(&self, task_id: &str, image_id: &str, outcome: Result<()>) {
         let (status, result, message) = match outcome {
@@ -395,6 +461,26 @@ fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// The store an import writes first (the first requested, else the default) and the
+/// others it then copies to.
+fn split_targets(
+    svc: &ImageService,
+    mut stores: Vec<Arc<dyn Store>>,
+) -> (Arc<dyn Store>, Vec<Arc<dyn Store>>) {
+    if stores.is_empty() {
+        return (svc.default_store(), Vec::new());
+    }
+    let first = stores.remove(0);
+    (first, stores)
+}
+
+fn target_ids(first: &Arc<dyn Store>, rest: &[Arc<dyn Store>]) -> String {
+    std::iter::once(first.id())
+        .chain(rest.iter().map(|s| s.id()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// `POST /v2/images/{id}/import` → 202; the work continues in the background.
 pub async fn import(
     State(svc): St,
@@ -415,6 +501,21 @@ pub async fn import(
     method_enabled(&svc, &name)?;
     let (img, member) = svc.visible_image(&ctx, &id).await?;
     let target = svc.target(&img, member, &ctx);
+    let all_stores = body.get("all_stores").and_then(Value::as_bool) == Some(true);
+    if all_stores && !matches!(body.get("stores"), None | Some(Value::Null)) {
+        return Err(Error::BadRequest(
+            "All_stores parameter can't be used with stores in the request body.".into(),
+        ));
+    }
+    let must_succeed = match body.get("all_stores_must_succeed") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "'all_stores_must_succeed' must be a boolean.".into(),
+            ));
+        }
+    };
     let stores: Vec<Arc<dyn Store>> = match body.get("stores") {
         None | Some(Value::Null) => {
             if body.get("all_stores").and_then(Value::as_bool) == Some(true) {
@@ -484,11 +585,9 @@ pub async fn import(
                     "Image status changed during the import request.".into(),
                 ));
             }
-            let dest = stores
-                .first()
-                .cloned()
-                .unwrap_or_else(|| svc.default_store());
-            svc.begin_import(&task, &img, dest.id()).await?;
+            let (dest, rest) = split_targets(&svc, stores);
+            svc.begin_import(&task, &img, &target_ids(&dest, &rest))
+                .await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let url = staged_url(&svc2, &img.id);
@@ -510,8 +609,14 @@ pub async fn import(
                 }
                 svc2.import_progress(&img.id, dest.id(), result.is_ok())
                     .await;
-                svc2.finish_task(&task_id, &img.id, result.map(|_| ()))
-                    .await;
+                let result = match result {
+                    Ok(got) => {
+                        svc2.fan_out(&img.id, &dest, &got.url, &rest, must_succeed)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                svc2.finish_task(&task_id, &img.id, result).await;
             });
         }
         "web-download" => {
@@ -537,11 +642,9 @@ pub async fn import(
                     img.status
                 )));
             }
-            let dest = stores
-                .first()
-                .cloned()
-                .unwrap_or_else(|| svc.default_store());
-            svc.begin_import(&task, &img, dest.id()).await?;
+            let (dest, rest) = split_targets(&svc, stores);
+            svc.begin_import(&task, &img, &target_ids(&dest, &rest))
+                .await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
                 let result = async {
@@ -573,8 +676,14 @@ pub async fn import(
                 }
                 svc2.import_progress(&img.id, dest.id(), result.is_ok())
                     .await;
-                svc2.finish_task(&task_id, &img.id, result.map(|_| ()))
-                    .await;
+                let result = match result {
+                    Ok(got) => {
+                        svc2.fan_out(&img.id, &dest, &got.url, &rest, must_succeed)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                svc2.finish_task(&task_id, &img.id, result).await;
             });
         }
         "copy-image" => {
@@ -604,30 +713,7 @@ pub async fn import(
             svc.begin_import(&task, &img, &targets.join(",")).await?;
             let svc2 = svc.clone();
             tokio::spawn(async move {
-                let mut outcome: Result<()> = Ok(());
-                for dst in missing {
-                    let r: Result<()> = async {
-                        let (_, stream) = src.read(&src_url, 0, None).await?;
-                        let got = receive(
-                            &dst,
-                            &img.id,
-                            Body::from_stream(stream),
-                            u64::MAX,
-                            None,
-                            false,
-                        )
-                        .await?;
-                        store::add_location(&svc2.db, &img.id, dst.id(), &got.url, svc2.now())
-                            .await?;
-                        Ok(())
-                    }
-                    .await;
-                    svc2.import_progress(&img.id, dst.id(), r.is_ok()).await;
-                    if let Err(e) = r {
-                        tracing::warn!(image = %img.id, store = dst.id(), error = %e, "copy-image failed");
-                        outcome = Err(e);
-                    }
-                }
+                let outcome = svc2.replicate(&img.id, &src, &src_url, &missing).await;
                 svc2.finish_task(&task_id, &img.id, outcome).await;
             });
         }
@@ -638,6 +724,47 @@ pub async fn import(
         }
     }
     Ok((StatusCode::ACCEPTED, axum::Json(json!({}))).into_response())
+}
+
+/// `DELETE /v2/stores/{store_id}/{image_id}`: drop one store's copy of an active image.
+pub async fn delete_from_store(
+    State(svc): St,
+    ctx: Context,
+    Path((store_id, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let Some(store) = svc.store(&store_id) else {
+        return Err(Error::Conflict(format!(
+            "The selected store {store_id} is not available on this node."
+        )));
+    };
+    let (img, member) = svc.visible_image(&ctx, &id).await?;
+    let target = svc.target(&img, member, &ctx);
+    svc.enforce(&ctx, "get_image_location", &target)?;
+    svc.enforce(&ctx, "delete_image_location", &target)?;
+    if img.status != status::ACTIVE {
+        return Err(Error::Conflict(
+            "It's not allowed to remove image data from store if image status is not 'active'"
+                .into(),
+        ));
+    }
+    let locs = store::locations(&svc.db, &id).await?;
+    if !locs.iter().any(|(s, _)| *s == store_id) {
+        return Err(Error::NotFound(format!(
+            "Image {id} is not stored in store {store_id}."
+        )));
+    }
+    if locs.len() == 1 {
+        return Err(Error::Forbidden(
+            "Cannot delete image data from the only store containing it. Consider deleting the image instead."
+                .into(),
+        ));
+    }
+    if let Some(url) = store::remove_location(&svc.db, &id, &store_id).await?
+        && let Err(e) = store.delete(&url).await
+    {
+        tracing::warn!(image = %id, store = %store_id, error = %e, "cannot remove image data");
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub fn routes() -> Routes<Arc<ImageService>> {
@@ -653,10 +780,15 @@ pub fn routes() -> Routes<Arc<ImageService>> {
         "/v2/images/{image_id}/stage",
         put(stage, "Stage data for an import")
     );
-    api::route!(
+    let r = api::route!(
         r,
         "/v2/images/{image_id}/import",
         post(import, "Import image data")
+    );
+    api::route!(
+        r,
+        "/v2/stores/{store_id}/{image_id}",
+        delete(delete_from_store, "Delete an image's data from one store")
     )
 }
 

@@ -4,6 +4,7 @@ pub mod data;
 pub mod images;
 pub mod members;
 pub mod meta;
+pub mod metadefs;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub fn table() -> Routes<Arc<ImageService>> {
         .merge(data::routes())
         .merge(members::routes())
         .merge(tasks::routes())
+        .merge(metadefs::routes())
 }
 
 /// The image HTTP service with the shared layers and token validation.
