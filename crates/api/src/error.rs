@@ -19,6 +19,9 @@ pub enum ErrorStyle {
     Nova,
     /// Glance (webob): `{"code": "404 Not Found", "title": "Not Found", "message": "..."}`
     Glance,
+    /// Placement: `{"errors": [{"status": 404, "title": "Not Found", "detail": "...",
+    /// "code": "placement.undefined_code", "request_id": "req-..."}]}`
+    Placement,
 }
 
 /// A client-visible error: what the caller may learn, never internal details.
@@ -29,6 +32,10 @@ pub struct Fault {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Renderer for the body; set when the fault is turned into a response.
     pub style: ErrorStyle,
+    /// Machine-readable error code (placement's `placement.concurrent_update` …).
+    pub code: Option<&'static str>,
+    /// The request id, for styles that echo it in the body (placement).
+    pub request_id: Option<String>,
 }
 
 impl Fault {
@@ -38,7 +45,15 @@ impl Fault {
             message: message.into(),
             headers: Vec::new(),
             style: ErrorStyle::default(),
+            code: None,
+            request_id: None,
         }
+    }
+
+    /// Attach a machine-readable error code (rendered by the placement style).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -81,6 +96,15 @@ impl Fault {
                 "code": format!("{} {}", code, keystone_title(self.status)),
                 "title": keystone_title(self.status),
                 "message": self.message,
+            }),
+            ErrorStyle::Placement => json!({
+                "errors": [{
+                    "status": code,
+                    "title": keystone_title(self.status),
+                    "detail": self.message,
+                    "code": self.code.unwrap_or("placement.undefined_code"),
+                    "request_id": self.request_id,
+                }]
             }),
             ErrorStyle::Nova => {
                 let mut m = serde_json::Map::new();
@@ -163,6 +187,20 @@ mod tests {
         let b = Fault::not_found("No image found with ID x").body(ErrorStyle::Glance);
         assert_eq!(b["code"], "404 Not Found");
         assert_eq!(b["title"], "Not Found");
+    }
+
+    #[test]
+    fn placement_body_lists_errors_with_a_code() {
+        let mut f = Fault::new(StatusCode::CONFLICT, "generation mismatch")
+            .with_code("placement.concurrent_update");
+        f.request_id = Some("req-1".into());
+        let b = f.body(ErrorStyle::Placement);
+        assert_eq!(b["errors"][0]["status"], 409);
+        assert_eq!(b["errors"][0]["code"], "placement.concurrent_update");
+        assert_eq!(b["errors"][0]["detail"], "generation mismatch");
+        assert_eq!(b["errors"][0]["request_id"], "req-1");
+        let plain = Fault::not_found("x").body(ErrorStyle::Placement);
+        assert_eq!(plain["errors"][0]["code"], "placement.undefined_code");
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! - [`Json`]: JSON bodies whose rejections use the service's style (400 / 413).
 //! - [`request_id`]: `X-Openstack-Request-Id` and a tracing span per request.
 //! - [`pagination`]: `limit` / `marker` and collection links.
+//! - [`microversion`]: `OpenStack-API-Version` negotiation.
 //! - [`service_layers`]: all of the above on a router, plus 404/405 fallbacks.
 
 pub mod base_url;
 pub mod error;
 pub mod json;
 pub mod layers;
+pub mod microversion;
 pub mod openapi;
 pub mod pagination;
 pub mod query;
