@@ -15,5 +15,5 @@ pub mod token;
 pub use context::{AuthError, Context, Named, ProjectRef, TokenInfo, TokenValidator, Validator};
 pub use keys::{KeyRepository, KeySet};
 pub use policy::{Decision, Enforcer, RuleDefault};
-pub use remote::{RemoteValidator, ServiceCredentials};
+pub use remote::{RemoteValidator, ServiceCredentials, ServiceSession};
 pub use token::{Scope, TokenPayload};

@@ -118,46 +118,71 @@ pub fn token_info_from_keystone(doc: &Value) -> Option<TokenInfo> {
 struct ServiceToken {
     token: String,
     expires_at: i64,
+    /// The token's service catalog (`token.catalog`), when asked for.
+    catalog: Value,
 }
 
-/// Validates tokens by asking the identity service, with a short cache.
-pub struct RemoteValidator {
+/// A service's own authenticated session with identity: its token (renewed before it
+/// expires) and the service catalog, for validating callers and calling other services.
+pub struct ServiceSession {
     http: reqwest::Client,
     creds: ServiceCredentials,
-    service_token: Mutex<Option<ServiceToken>>,
-    cache: Cache<String, (Arc<TokenInfo>, Instant)>,
-    ttl: Duration,
+    token: Mutex<Option<ServiceToken>>,
 }
 
-impl RemoteValidator {
-    /// `ttl` bounds how long a revoked token may still be accepted by this service
-    /// (keystonemiddleware's `token_cache_time`).
-    pub fn new(creds: ServiceCredentials, ttl: Duration) -> Result<Self, reqwest::Error> {
-        Ok(RemoteValidator {
+impl ServiceSession {
+    pub fn new(creds: ServiceCredentials) -> Result<Self, reqwest::Error> {
+        Ok(ServiceSession {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .connect_timeout(Duration::from_secs(5))
                 .build()?,
             creds,
-            service_token: Mutex::new(None),
-            cache: Cache::new(10_000),
-            ttl,
+            token: Mutex::new(None),
         })
+    }
+
+    pub fn credentials(&self) -> &ServiceCredentials {
+        &self.creds
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> AuthError {
         AuthError::Unavailable(Box::new(e))
     }
 
-    /// The service's own token, fetched (again) when missing or about to expire.
-    async fn service_token(&self, renew: bool) -> Result<String, AuthError> {
-        let mut slot = self.service_token.lock().await;
+    /// The service's token, fetched (again) when missing, about to expire or `renew`.
+    pub async fn token(&self, renew: bool) -> Result<String, AuthError> {
+        Ok(self.current(renew).await?.0)
+    }
+
+    /// The URL of another service from the catalog: `interface` (`internal`, `public`)
+    /// endpoint of `service_type` in `region` (any region when `None`).
+    pub async fn endpoint(
+        &self,
+        service_type: &str,
+        interface: &str,
+        region: Option<&str>,
+    ) -> Result<String, AuthError> {
+        let (_, catalog) = self.current(false).await?;
+        find_endpoint(&catalog, service_type, interface, region).ok_or_else(|| {
+            AuthError::Unavailable(
+                format!("no {interface} endpoint for {service_type} in the catalog").into(),
+            )
+        })
+    }
+
+    async fn current(&self, renew: bool) -> Result<(String, Value), AuthError> {
+        let mut slot = self.token.lock().await;
         let now = chrono::Utc::now().timestamp();
         if !renew
             && let Some(t) = slot.as_ref()
             && t.expires_at - 60 > now
         {
-            return Ok(t.token.clone());
+            return Ok((t.token.clone(), t.catalog.clone()));
         }
         let c = &self.creds;
         let body = json!({"auth": {
@@ -165,7 +190,7 @@ impl RemoteValidator {
                 "name": c.username, "password": c.password, "domain": {"name": c.user_domain_name}}}},
             "scope": {"project": {"name": c.project_name, "domain": {"name": c.project_domain_name}}},
         }});
-        let url = format!("{}/auth/tokens?nocatalog", c.auth_url.trim_end_matches('/'));
+        let url = format!("{}/auth/tokens", c.auth_url.trim_end_matches('/'));
         let resp = self
             .http
             .post(&url)
@@ -196,25 +221,88 @@ impl RemoteValidator {
             .and_then(|t| t.get("expires_at"))
             .and_then(unix)
             .unwrap_or(now + 300);
+        let catalog = doc
+            .get("token")
+            .and_then(|t| t.get("catalog"))
+            .cloned()
+            .unwrap_or(Value::Null);
         *slot = Some(ServiceToken {
             token: token.clone(),
             expires_at,
+            catalog: catalog.clone(),
         });
-        Ok(token)
+        Ok((token, catalog))
+    }
+}
+
+/// An endpoint URL from a keystone catalog (`[{"type", "endpoints": [{"interface",
+/// "region_id", "url"}]}]`).
+pub fn find_endpoint(
+    catalog: &Value,
+    service_type: &str,
+    interface: &str,
+    region: Option<&str>,
+) -> Option<String> {
+    catalog
+        .as_array()?
+        .iter()
+        .filter(|s| s.get("type").and_then(Value::as_str) == Some(service_type))
+        .flat_map(|s| {
+            s.get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .find(|e| {
+            e.get("interface").and_then(Value::as_str) == Some(interface)
+                && region.is_none_or(|r| {
+                    e.get("region_id").and_then(Value::as_str) == Some(r)
+                        || e.get("region").and_then(Value::as_str) == Some(r)
+                })
+        })
+        .and_then(|e| e.get("url").and_then(Value::as_str))
+        .map(|u| u.trim_end_matches('/').to_string())
+}
+
+/// Validates tokens by asking the identity service, with a short cache.
+pub struct RemoteValidator {
+    session: Arc<ServiceSession>,
+    cache: Cache<String, (Arc<TokenInfo>, Instant)>,
+    ttl: Duration,
+}
+
+impl RemoteValidator {
+    /// `ttl` bounds how long a revoked token may still be accepted by this service
+    /// (keystonemiddleware's `token_cache_time`).
+    pub fn new(creds: ServiceCredentials, ttl: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self::with_session(
+            Arc::new(ServiceSession::new(creds)?),
+            ttl,
+        ))
+    }
+
+    /// Validate through an existing service session (shared with the service's clients).
+    pub fn with_session(session: Arc<ServiceSession>, ttl: Duration) -> Self {
+        RemoteValidator {
+            session,
+            cache: Cache::new(10_000),
+            ttl,
+        }
     }
 
     async fn ask(&self, token: &str, service_token: &str) -> Result<reqwest::Response, AuthError> {
         let url = format!(
             "{}/auth/tokens?nocatalog",
-            self.creds.auth_url.trim_end_matches('/')
+            self.session.creds.auth_url.trim_end_matches('/')
         );
-        self.http
+        self.session
+            .http
             .get(&url)
             .header("X-Auth-Token", service_token)
             .header("X-Subject-Token", token)
             .send()
             .await
-            .map_err(Self::unavailable)
+            .map_err(ServiceSession::unavailable)
     }
 }
 
@@ -227,16 +315,16 @@ impl TokenValidator for RemoteValidator {
         {
             return Ok(info);
         }
-        let st = self.service_token(false).await?;
+        let st = self.session.token(false).await?;
         let mut resp = self.ask(token, &st).await?;
         if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
             // Our own token expired or was revoked: get a new one, once.
-            let st = self.service_token(true).await?;
+            let st = self.session.token(true).await?;
             resp = self.ask(token, &st).await?;
         }
         match resp.status().as_u16() {
             200 => {
-                let doc: Value = resp.json().await.map_err(Self::unavailable)?;
+                let doc: Value = resp.json().await.map_err(ServiceSession::unavailable)?;
                 let info = Arc::new(token_info_from_keystone(&doc).ok_or_else(|| {
                     AuthError::Unavailable("identity returned a malformed token document".into())
                 })?);
@@ -276,6 +364,27 @@ mod tests {
         assert_eq!(t.role_names(), vec!["member", "reader"]);
         assert_eq!(t.expires_at, 1_893_456_000);
         assert!(token_info_from_keystone(&json!({"nope": 1})).is_none());
+    }
+
+    #[test]
+    fn finds_endpoints_in_a_catalog() {
+        let cat = json!([
+            {"type": "image", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://img:9292/"},
+                {"interface": "internal", "region_id": "R2", "url": "http://img2:9292"}]},
+            {"type": "placement", "endpoints": [
+                {"interface": "public", "region_id": "R1", "url": "http://pl:8778"}]}
+        ]);
+        assert_eq!(
+            find_endpoint(&cat, "image", "public", Some("R1")).as_deref(),
+            Some("http://img:9292")
+        );
+        assert_eq!(
+            find_endpoint(&cat, "image", "internal", None).as_deref(),
+            Some("http://img2:9292")
+        );
+        assert!(find_endpoint(&cat, "image", "internal", Some("R1")).is_none());
+        assert!(find_endpoint(&cat, "compute", "public", None).is_none());
     }
 
     #[test]

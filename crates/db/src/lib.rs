@@ -63,6 +63,16 @@ pub enum DbError {
     },
 }
 
+impl DbError {
+    /// A column whose stored text does not decode (e.g. malformed JSON).
+    pub fn decode(column: &str, e: impl std::error::Error + Send + Sync + 'static) -> DbError {
+        DbError::Column {
+            column: column.to_string(),
+            source: sqlx::Error::Decode(Box::new(e)),
+        }
+    }
+}
+
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(d) = &e {

@@ -1,0 +1,186 @@
+//! The compute service: Nova's v2.1 API, the scheduler and conductor that place and
+//! drive servers, and the compute agent with its virt drivers.
+//!
+//! [`ComputeService`] owns the database, policy, the bus and the clients of placement
+//! and image; handlers live in [`api`], SQL in [`store`], scheduling in [`scheduler`],
+//! orchestration in [`conductor`], the per-host agent in [`agent`] and drivers in
+//! [`virt`].
+
+pub mod agent;
+pub mod api;
+pub mod clients;
+pub mod conductor;
+pub mod error;
+pub mod model;
+pub mod policy_defaults;
+pub mod quota;
+pub mod rpc;
+pub mod scheduler;
+pub mod schema;
+pub mod store;
+pub mod virt;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::{Context, Decision, Enforcer};
+use serde_json::{Value, json};
+
+pub use error::{Error, Result};
+
+/// Compute options (nova's names where nova has them).
+#[derive(Debug, Clone)]
+pub struct ComputeConfig {
+    pub database_url: String,
+    pub policy_file: Option<PathBuf>,
+    pub enforce_scope: bool,
+    pub public_endpoint: Option<String>,
+    /// `[scheduler] max_attempts`
+    pub max_attempts: usize,
+    /// `[DEFAULT] service_down_time` seconds.
+    pub service_down_time: i64,
+    /// `[DEFAULT] default_availability_zone`
+    pub default_availability_zone: String,
+    /// `[DEFAULT] default_schedule_zone`: the zone of servers created without one.
+    pub default_schedule_zone: Option<String>,
+    /// `[DEFAULT] rpc_response_timeout` seconds.
+    pub rpc_timeout: Duration,
+    /// `[scheduler] max_placement_results`
+    pub max_placement_results: usize,
+    /// `[DEFAULT] shutdown_timeout` seconds for a clean power off.
+    pub shutdown_timeout: u64,
+    /// Quota defaults (`[quota]`).
+    pub quota_defaults: Vec<(String, i64)>,
+}
+
+impl ComputeConfig {
+    pub fn for_data_dir(dir: &Path) -> Self {
+        ComputeConfig {
+            database_url: format!("sqlite://{}/compute.db", dir.display()),
+            policy_file: None,
+            enforce_scope: false,
+            public_endpoint: None,
+            max_attempts: 3,
+            service_down_time: 60,
+            default_availability_zone: "nova".into(),
+            default_schedule_zone: None,
+            rpc_timeout: Duration::from_secs(60),
+            max_placement_results: 1000,
+            shutdown_timeout: 60,
+            quota_defaults: quota::DEFAULTS
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), *v))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("compute database: {0}")]
+    Db(#[from] db::DbError),
+    #[error("policy: {0}")]
+    Policy(#[from] auth::policy::PolicyError),
+    #[error("message bus: {0}")]
+    Bus(String),
+}
+
+/// The running compute API, scheduler and conductor.
+pub struct ComputeService {
+    pub db: db::Db,
+    pub cfg: ComputeConfig,
+    pub policy: Enforcer,
+    pub rpc: rpc::Rpc,
+    pub placement: clients::Placement,
+    pub images: clients::Images,
+    /// Recent build failures per host (the build failure weigher).
+    pub failures: parking_lot::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for ComputeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputeService")
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
+impl ComputeService {
+    pub async fn open(
+        cfg: ComputeConfig,
+        rpc: rpc::Rpc,
+        placement: clients::Placement,
+        images: clients::Images,
+    ) -> Result<Arc<Self>, StartError> {
+        let db = db::Db::connect(&cfg.database_url).await?;
+        db.migrate("compute", schema::MIGRATIONS).await?;
+        let mut policy = Enforcer::new(policy_defaults::RULES, cfg.enforce_scope);
+        if let Some(p) = &cfg.policy_file {
+            policy.load_overrides(p)?;
+        }
+        Ok(Arc::new(ComputeService {
+            db,
+            cfg,
+            policy,
+            rpc,
+            placement,
+            images,
+            failures: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        }))
+    }
+
+    /// Serve the conductor topic on the bus (agents register and report here).
+    pub async fn start_conductor(self: &Arc<Self>) -> Result<bus::Listener, StartError> {
+        let host = hostname();
+        self.rpc
+            .serve(
+                rpc::CONDUCTOR_TOPIC,
+                &host,
+                Arc::new(conductor::Conductor { svc: self.clone() }),
+            )
+            .await
+            .map_err(|e| StartError::Bus(e.to_string()))
+    }
+
+    pub fn now(&self) -> i64 {
+        db::micros(std::time::SystemTime::now())
+    }
+
+    pub fn is_admin(&self, ctx: &Context) -> bool {
+        self.policy
+            .check("context_is_admin", &json!({}), &ctx.creds())
+    }
+
+    /// Enforce a nova policy rule; 403 with nova's wording when denied.
+    pub fn enforce(&self, ctx: &Context, action: &str, target: &Value) -> Result<()> {
+        let t = auth::policy::without_nulls(target);
+        match self
+            .policy
+            .decide(action, &t, &ctx.creds(), ctx.user.scope())
+        {
+            Decision::Allow => Ok(()),
+            Decision::Deny | Decision::WrongScope => Err(Error::Forbidden(format!(
+                "Policy doesn't allow {action} to be performed."
+            ))),
+        }
+    }
+
+    pub fn allowed(&self, ctx: &Context, action: &str, target: &Value) -> bool {
+        self.enforce(ctx, action, target).is_ok()
+    }
+
+    /// The target nova uses for a project-owned resource.
+    pub fn project_target(project_id: &str, user_id: Option<&str>) -> Value {
+        json!({"project_id": project_id, "user_id": user_id})
+    }
+}
+
+/// This machine's host name (the default `host` of services).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,119 @@
+//! The virt driver interface the compute agent drives, and the drivers.
+//!
+//! A driver owns guests on one host. It is told what to run ([`GuestSpec`]) and reports
+//! what is running; it never touches the compute database (the agent reports state to
+//! the conductor over the bus).
+
+pub mod fake;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::model::{Flavor, power};
+
+/// Everything a driver needs to create or rebuild a guest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestSpec {
+    pub uuid: String,
+    /// The hypervisor-side name (`instance-0000002a`).
+    pub name: String,
+    pub display_name: String,
+    pub hostname: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor: Flavor,
+    pub image_ref: String,
+    /// The image record (properties, sizes, hashes) as the image service returned it.
+    pub image_meta: Value,
+    pub user_data: Option<String>,
+    pub key_data: Option<String>,
+    pub key_name: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub config_drive: bool,
+    pub availability_zone: Option<String>,
+    pub launch_index: i64,
+    pub reservation_id: String,
+}
+
+/// What the host offers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Capacity {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("instance {0} not found on this host")]
+    NotFound(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub type DriverResult<T> = Result<T, DriverError>;
+
+/// A hypervisor driver.
+#[async_trait]
+pub trait Driver: Send + Sync {
+    /// `fake`, `QEMU`… as `os-hypervisors` shows it.
+    fn hypervisor_type(&self) -> &'static str;
+    fn hypervisor_version(&self) -> i64;
+    /// Capacity to report to placement.
+    fn capacity(&self) -> Capacity;
+    /// Traits to report to placement (`COMPUTE_*`).
+    fn traits(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Create and start a guest.
+    async fn spawn(&self, spec: &GuestSpec) -> DriverResult<()>;
+    /// Stop and remove a guest and its files. Absent guests are not an error.
+    async fn destroy(&self, uuid: &str) -> DriverResult<()>;
+    /// Guests this driver knows about (running or not).
+    async fn list(&self) -> Vec<String>;
+    /// Nova's power state of a guest.
+    async fn power_state(&self, uuid: &str) -> DriverResult<i64>;
+    /// Clean shutdown, forced after `timeout_s`.
+    async fn power_off(&self, uuid: &str, timeout_s: u64) -> DriverResult<()>;
+    async fn power_on(&self, uuid: &str) -> DriverResult<()>;
+    async fn reboot(&self, uuid: &str, hard: bool) -> DriverResult<()>;
+    async fn pause(&self, uuid: &str) -> DriverResult<()>;
+    async fn unpause(&self, uuid: &str) -> DriverResult<()>;
+    async fn suspend(&self, uuid: &str) -> DriverResult<()>;
+    async fn resume(&self, uuid: &str) -> DriverResult<()>;
+    /// Replace the root disk from (possibly another) image and start again.
+    async fn rebuild(&self, spec: &GuestSpec) -> DriverResult<()>;
+    /// Apply a new flavor (cold resize on the same host: disk grown, guest restarted).
+    async fn resize(&self, spec: &GuestSpec, new: &Flavor) -> DriverResult<()>;
+    /// The guest's console log (whole or last lines).
+    async fn console_output(&self, uuid: &str) -> DriverResult<String>;
+    /// The guest's root disk flattened, as image data (`disk_format`, bytes path).
+    async fn snapshot(&self, uuid: &str) -> DriverResult<Snapshot>;
+    /// Remote console access, when the driver has one.
+    async fn console(&self, _uuid: &str, kind: &str) -> DriverResult<Value> {
+        Err(DriverError::Unsupported(format!(
+            "Console type {kind} is not supported by this driver."
+        )))
+    }
+}
+
+/// Image data a snapshot produced.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub disk_format: String,
+    pub container_format: String,
+    pub data: Vec<u8>,
+}
+
+/// The power state for a vm_state after an operation succeeded.
+pub fn running(vm_state: &str) -> i64 {
+    match vm_state {
+        "paused" => power::PAUSED,
+        "suspended" => power::SUSPENDED,
+        "stopped" | "shelved" => power::SHUTDOWN,
+        _ => power::RUNNING,
+    }
+}
