@@ -88,7 +88,7 @@ enum Cmd {
     },
     /// Print a service's OpenAPI document (generated from its route table).
     Openapi {
-        /// identity or image
+        /// identity, image or compute
         service: String,
     },
 }
@@ -222,7 +222,10 @@ async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
             let doc = match service.as_str() {
                 "identity" => identity::api::openapi(),
                 "image" => image::api::openapi(),
-                other => bail!("no OpenAPI document for {other:?}; services: identity, image"),
+                "compute" => compute::api::openapi(),
+                other => {
+                    bail!("no OpenAPI document for {other:?}; services: identity, image, compute")
+                }
             };
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
