@@ -50,6 +50,7 @@ class Cloud:
         self.data_dir = os.path.join(workdir, "data")
         self.port = free_port()
         self.image_port = free_port()
+        self.placement_port = free_port()
         self.conf = os.path.join(workdir, "ferrostack.conf")
         with open(self.conf, "w") as f:
             f.write("[DEFAULT]\nbind_host = 127.0.0.1\n")
@@ -59,6 +60,9 @@ class Cloud:
             if db_url:
                 f.write(f"connection = {db_url}\n")
                 f.write(f"[database]\nconnection = {db_url}\n")
+            f.write(f"[placement]\nbind_port = {self.placement_port}\n")
+            if db_url:
+                f.write(f"connection = {db_url}\n")
             # the web-download test serves its image from loopback
             f.write("[import_filtering_opts]\nallow_private_addresses = true\n")
         self.proc = None

@@ -371,6 +371,7 @@ impl Placement {
             "project_id": project,
             "user_id": user,
             "consumer_generation": Value::Null,
+            "consumer_type": "INSTANCE",
         });
         let (s, v) = self
             .call(
@@ -400,35 +401,40 @@ impl Placement {
         Ok((v["allocations"].clone(), v["consumer_generation"].as_i64()))
     }
 
-    /// Replace a consumer's allocations (resize: move them between consumers).
-    pub async fn put_allocations(
+    /// Move every allocation of consumer `from` to the new consumer `to` (of
+    /// placement consumer type `to_type`, `INSTANCE` or `MIGRATION`): resize parks the
+    /// old flavor's allocations on the migration and gives them back on revert. `to`
+    /// must hold no allocations. False when placement refused the write.
+    pub async fn move_allocations(
         &self,
-        consumer: &str,
-        allocations: &Value,
+        from: &str,
+        to: &str,
+        to_type: &str,
         project: &str,
         user: &str,
-        generation: Option<i64>,
     ) -> Result<bool> {
+        let (allocations, _) = self.allocations(from).await?;
+        if allocations.as_object().is_none_or(|m| m.is_empty()) {
+            return Ok(true);
+        }
         let body = json!({
             "allocations": allocations,
             "project_id": project,
             "user_id": user,
-            "consumer_generation": generation,
+            "consumer_generation": Value::Null,
+            "consumer_type": to_type,
         });
         let (s, v) = self
-            .call(
-                Method::PUT,
-                &format!("/allocations/{consumer}"),
-                Some(&body),
-            )
+            .call(Method::PUT, &format!("/allocations/{to}"), Some(&body))
             .await?;
-        if s.is_success() {
-            return Ok(true);
-        }
         if s == StatusCode::CONFLICT {
             return Ok(false);
         }
-        Err(self.rest.fail(s, &v))
+        if !s.is_success() {
+            return Err(self.rest.fail(s, &v));
+        }
+        self.release(from).await?;
+        Ok(true)
     }
 
     pub async fn release(&self, consumer: &str) -> Result<()> {

@@ -118,6 +118,12 @@ impl Config {
         {
             return u.to_string();
         }
+        // placement's own option name
+        if service == "placement"
+            && let Some(u) = self.get("placement_database", "connection")
+        {
+            return u.to_string();
+        }
         format!("sqlite://{}/{service}.db", data_dir.display())
     }
 
@@ -250,6 +256,32 @@ impl Config {
         Ok(c)
     }
 
+    /// Placement options from `[placement]` (placement's option names),
+    /// `[placement_database]` and `[oslo_policy]`.
+    pub fn placement(&self, data_dir: &Path) -> Result<placement::PlacementConfig> {
+        let mut c = placement::PlacementConfig::for_data_dir(data_dir);
+        c.database_url = self.database_url("placement", data_dir);
+        c.policy_file = self.get("placement", "policy_file").map(PathBuf::from);
+        c.enforce_scope = self.flag("oslo_policy", "enforce_scope", c.enforce_scope)?;
+        if let Some(p) = self.get("placement", "incomplete_consumer_project_id") {
+            c.incomplete_consumer_project_id = p.to_string();
+        }
+        if let Some(u) = self.get("placement", "incomplete_consumer_user_id") {
+            c.incomplete_consumer_user_id = u.to_string();
+        }
+        c.allocation_conflict_retry_count = self.parse(
+            "placement",
+            "allocation_conflict_retry_count",
+            c.allocation_conflict_retry_count,
+        )?;
+        c.max_allocation_candidates = self.parse(
+            "placement",
+            "max_allocation_candidates",
+            c.max_allocation_candidates,
+        )?;
+        Ok(c)
+    }
+
     /// `[keystone_authtoken]`: how a service deployed alone validates tokens.
     pub fn service_credentials(&self) -> Result<auth::ServiceCredentials> {
         let s = "keystone_authtoken";
@@ -303,6 +335,26 @@ mod tests {
             c.database_url("image", Path::new("/d")),
             "sqlite:///d/image.db"
         );
+        let pc = c.placement(Path::new("/d")).unwrap();
+        assert_eq!(pc.database_url, "sqlite:///d/placement.db");
+        assert_eq!(pc.allocation_conflict_retry_count, 10);
+    }
+
+    #[test]
+    fn placement_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.conf");
+        std::fs::write(
+            &p,
+            "[placement_database]\nconnection = mysql+pymysql://p:s@db/placement\n[placement]\npolicy_file = /etc/p.yaml\nmax_allocation_candidates = 50\n[oslo_policy]\nenforce_scope = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        let pc = c.placement(dir.path()).unwrap();
+        assert_eq!(pc.database_url, "mysql+pymysql://p:s@db/placement");
+        assert_eq!(pc.policy_file, Some(PathBuf::from("/etc/p.yaml")));
+        assert_eq!(pc.max_allocation_candidates, 50);
+        assert!(pc.enforce_scope);
     }
 
     #[test]

@@ -88,7 +88,7 @@ enum Cmd {
     },
     /// Print a service's OpenAPI document (generated from its route table).
     Openapi {
-        /// identity, image or compute
+        /// identity, image, placement or compute
         service: String,
     },
 }
@@ -223,8 +223,11 @@ async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
                 "identity" => identity::api::openapi(),
                 "image" => image::api::openapi(),
                 "compute" => compute::api::openapi(),
+                "placement" => placement::api::openapi(),
                 other => {
-                    bail!("no OpenAPI document for {other:?}; services: identity, image, compute")
+                    bail!(
+                        "no OpenAPI document for {other:?}; services: identity, image, placement, compute"
+                    )
                 }
             };
             println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -14,7 +14,7 @@ use identity::bootstrap::{BootstrapOptions, CatalogEntry};
 use crate::config::Config;
 
 /// Every service ferrostack knows, with its OpenStack port.
-pub const SERVICES: &[(&str, u16)] = &[("identity", 5000), ("image", 9292)];
+pub const SERVICES: &[(&str, u16)] = &[("identity", 5000), ("image", 9292), ("placement", 8778)];
 
 fn known(service: &str) -> Result<u16> {
     match SERVICES.iter().find(|(s, _)| *s == service) {
@@ -207,6 +207,16 @@ async fn open_image(
         .context("cannot start the image service")
 }
 
+async fn open_placement(cfg: &Config, dir: &Path) -> Result<Arc<placement::PlacementService>> {
+    let pc = cfg.placement(dir)?;
+    placement::PlacementService::open(pc)
+        .await
+        .context("cannot start the placement service")
+}
+
+/// Largest JSON body the placement API accepts (POST /allocations for many consumers).
+const PLACEMENT_MAX_BODY: usize = 8 << 20;
+
 /// Largest JSON body the image API accepts (image data is streamed, not limited here).
 const IMAGE_MAX_BODY: usize = 1 << 20;
 
@@ -247,10 +257,13 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
 
     let image_port = cfg.port("image", known("image")?)?;
     let image_url = format!("http://{}:{image_port}", url_host(host));
+    let placement_port = cfg.port("placement", known("placement")?)?;
+    let placement_url = format!("http://{}:{placement_port}", url_host(host));
 
     // Bind first: a taken port should fail before anything is written.
     let id_listener = bind(host, id_port).await?;
     let image_listener = bind(host, image_port).await?;
+    let placement_listener = bind(host, placement_port).await?;
     let id = open_identity(&cfg, &dir, None).await?;
 
     let openrc_path = dir.join("admin-openrc");
@@ -298,6 +311,18 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
         },
     )
     .await?;
+    id.ensure_catalog_entry(
+        &region,
+        &CatalogEntry {
+            service_type: "placement".into(),
+            name: "placement".into(),
+            description: "ferrostack placement service".into(),
+            public_url: placement_url.clone(),
+            internal_url: placement_url.clone(),
+            admin_url: placement_url.clone(),
+        },
+    )
+    .await?;
     let image_service_id = identity::store::catalog::list_services(&id.db)
         .await?
         .into_iter()
@@ -310,6 +335,7 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
         region: region.clone(),
     });
     let img = open_image(&cfg, &dir, Some(limits)).await?;
+    let plc = open_placement(&cfg, &dir).await?;
     let validator = auth::Validator {
         inner: id.validator(),
         auth_uri: auth_url.clone(),
@@ -332,24 +358,32 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
             name: "image",
             trim: false,
             listener: image_listener,
-            router: image::api::router(img.clone(), validator, IMAGE_MAX_BODY),
+            router: image::api::router(img.clone(), validator.clone(), IMAGE_MAX_BODY),
+        },
+        Bound {
+            name: "placement",
+            trim: true,
+            listener: placement_listener,
+            router: placement::api::router(plc.clone(), validator, PLACEMENT_MAX_BODY),
         },
     ];
     tracing::info!(
         data_dir = %dir.display(),
         identity = %auth_url,
         image = %image_url,
+        placement = %placement_url,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ferrostack all-in-one ready"
     );
     eprintln!(
-        "ferrostack is up: identity {auth_url}, image {image_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
+        "ferrostack is up: identity {auth_url}, image {image_url}, placement {placement_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
         dir.display(),
         dir.display()
     );
     let r = run_all(bound).await;
     id.db.close().await;
     img.db.close().await;
+    plc.db.close().await;
     drop(lock);
     r
 }
@@ -393,6 +427,27 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                     trim: false,
                     listener,
                     router: image::api::router(img, validator, IMAGE_MAX_BODY),
+                });
+            }
+            "placement" => {
+                let listener = bind(host, port).await?;
+                let creds = cfg.service_credentials()?;
+                let ttl = std::time::Duration::from_secs(cfg.parse(
+                    "keystone_authtoken",
+                    "token_cache_time",
+                    30,
+                )?);
+                let remote = auth::RemoteValidator::new(creds.clone(), ttl)?;
+                let validator = auth::Validator {
+                    inner: Arc::new(remote),
+                    auth_uri: creds.auth_url.clone(),
+                };
+                let plc = open_placement(&cfg, &dir).await?;
+                bound.push(Bound {
+                    name: "placement",
+                    trim: true,
+                    listener,
+                    router: placement::api::router(plc, validator, PLACEMENT_MAX_BODY),
                 });
             }
             other => bail!("service {other:?} cannot be served yet"),
@@ -461,6 +516,10 @@ pub async fn db_sync(cfg: &Config, dir: &Path, services: &[String]) -> Result<()
         let n = match s.as_str() {
             "identity" => db.migrate("identity", identity::schema::MIGRATIONS).await?,
             "image" => db.migrate("image", image::schema::MIGRATIONS).await?,
+            "placement" => {
+                db.migrate("placement", placement::schema::MIGRATIONS)
+                    .await?
+            }
             _ => 0,
         };
         println!(

@@ -57,6 +57,92 @@ impl Identity {
         Ok(r)
     }
 
+    /// The project of that name in the default domain, created when missing.
+    async fn ensure_project(&self, name: &str, description: &str) -> Result<Project> {
+        let domain = self.cfg.default_domain_id.clone();
+        if let Some(p) = store::resource::get_by_name(&self.db, &domain, name).await? {
+            return Ok(p);
+        }
+        let p = Project {
+            id: new_id(),
+            name: name.to_string(),
+            domain_id: domain.clone(),
+            parent_id: Some(domain),
+            is_domain: false,
+            enabled: true,
+            description: Some(description.to_string()),
+            extra: Default::default(),
+            options: Default::default(),
+            tags: Vec::new(),
+        };
+        store::resource::insert(&self.db, &p, self.now_micros()).await?;
+        Ok(p)
+    }
+
+    /// The user of that name in the default domain, created with `password` when
+    /// missing; an existing user keeps its password unless `reset` is set.
+    async fn ensure_user(&self, name: &str, password: &str, reset: bool) -> Result<(User, bool)> {
+        let now = self.now_micros();
+        let domain = self.cfg.default_domain_id.clone();
+        let hash = || password::hash(password, self.cfg.password_hash_rounds);
+        if let Some(u) = store::users::get_by_name(&self.db, &domain, name).await? {
+            if reset && !self.check_password(&u.id, password).await? {
+                store::users::set_password(&self.db, &u.id, &hash().await?, now, None, false, 1)
+                    .await?;
+            }
+            return Ok((u, false));
+        }
+        let u = User {
+            id: new_id(),
+            domain_id: domain,
+            name: name.to_string(),
+            enabled: true,
+            default_project_id: None,
+            description: None,
+            extra: Default::default(),
+            options: Default::default(),
+            created_at: now,
+            last_active_at: None,
+            password_expires_at: None,
+            failed_auth_count: 0,
+            failed_auth_at: None,
+        };
+        store::users::insert(&self.db, &u, Some((hash().await?, now, None))).await?;
+        Ok((u, true))
+    }
+
+    async fn check_password(&self, user_id: &str, candidate: &str) -> Result<bool> {
+        match store::users::passwords(&self.db, user_id).await?.first() {
+            Some(p) => Ok(password::verify(candidate, &p.hash).await),
+            None => Ok(false),
+        }
+    }
+
+    /// The account services use to call each other (nova's `[placement]` and
+    /// `[service_user]` credentials): `username` in the `service` project with the
+    /// `admin` and `service` roles, its password set to `password`. Idempotent; run
+    /// after [`Identity::bootstrap`].
+    pub async fn ensure_service_user(&self, username: &str, password: &str) -> Result<()> {
+        let project = self.ensure_project("service", "Service accounts.").await?;
+        let (user, _) = self.ensure_user(username, password, true).await?;
+        for role in ["admin", "service"] {
+            let r = self.ensure_role(role).await?;
+            st::grant(
+                &self.db,
+                &Assignment {
+                    kind: AssignmentKind::UserProject,
+                    actor_id: user.id.clone(),
+                    target_id: project.id.clone(),
+                    role_id: r.id,
+                    inherited: false,
+                },
+            )
+            .await?;
+        }
+        self.changed().await;
+        Ok(())
+    }
+
     pub async fn bootstrap(&self, o: &BootstrapOptions) -> Result<BootstrapReport> {
         let now = self.now_micros();
         let default_domain = self.cfg.default_domain_id.clone();
@@ -90,51 +176,15 @@ impl Identity {
             }
         }
         let admin_role = &roles[0];
-        let project =
-            match store::resource::get_by_name(&self.db, &default_domain, &o.project_name).await? {
-                Some(p) => p,
-                None => {
-                    let p = Project {
-                        id: new_id(),
-                        name: o.project_name.clone(),
-                        domain_id: default_domain.clone(),
-                        parent_id: Some(default_domain.clone()),
-                        is_domain: false,
-                        enabled: true,
-                        description: Some("Bootstrap project for initializing the cloud.".into()),
-                        extra: Default::default(),
-                        options: Default::default(),
-                        tags: Vec::new(),
-                    };
-                    store::resource::insert(&self.db, &p, now).await?;
-                    p
-                }
-            };
-        let (user, created) =
-            match store::users::get_by_name(&self.db, &default_domain, &o.admin_username).await? {
-                Some(u) => (u, false),
-                None => {
-                    let u = User {
-                        id: new_id(),
-                        domain_id: default_domain.clone(),
-                        name: o.admin_username.clone(),
-                        enabled: true,
-                        default_project_id: None,
-                        description: None,
-                        extra: Default::default(),
-                        options: Default::default(),
-                        created_at: now,
-                        last_active_at: None,
-                        password_expires_at: None,
-                        failed_auth_count: 0,
-                        failed_auth_at: None,
-                    };
-                    let hash =
-                        password::hash(&o.admin_password, self.cfg.password_hash_rounds).await?;
-                    store::users::insert(&self.db, &u, Some((hash, now, None))).await?;
-                    (u, true)
-                }
-            };
+        let project = self
+            .ensure_project(
+                &o.project_name,
+                "Bootstrap project for initializing the cloud.",
+            )
+            .await?;
+        let (user, created) = self
+            .ensure_user(&o.admin_username, &o.admin_password, false)
+            .await?;
         for a in [
             Assignment {
                 kind: AssignmentKind::UserProject,

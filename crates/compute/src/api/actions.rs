@@ -713,6 +713,19 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
 }
 
 impl ComputeService {
+    /// Resize failed or was reverted: the instance takes its old allocations back
+    /// from the migration consumer (the instance holds none at this point).
+    async fn give_back_allocations(&self, i: &Instance, migration: &str) {
+        if let Err(e) = self
+            .placement
+            .move_allocations(migration, &i.uuid, "INSTANCE", &i.project_id, &i.user_id)
+            .await
+        {
+            tracing::warn!(instance = %i.uuid, error = %e, "cannot give allocations back");
+        }
+        let _ = self.placement.release(migration).await;
+    }
+
     /// Resize: move the old allocations to a migration record, claim the new flavor,
     /// apply it on the host (same host or another), then wait for confirm/revert.
     async fn do_resize(self: Arc<Self>, i: Instance, new: crate::model::Flavor) {
@@ -757,20 +770,15 @@ impl ComputeService {
             return fail(e.to_string()).await;
         }
         // Old allocations move to the migration; the instance claims the new flavor.
-        let moved = async {
-            let (old, gen_) = self.placement.allocations(&i.uuid).await?;
-            if !self
-                .placement
-                .put_allocations(&mig.uuid, &old, &i.project_id, &i.user_id, None)
-                .await?
-            {
-                return Err(Error::Conflict("cannot move allocations".into()));
-            }
-            let _ = gen_;
-            self.placement.release(&i.uuid).await?;
-            Ok::<(), Error>(())
-        }
-        .await;
+        let moved = match self
+            .placement
+            .move_allocations(&i.uuid, &mig.uuid, "MIGRATION", &i.project_id, &i.user_id)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Conflict("cannot move allocations".into())),
+            Err(e) => Err(Error::from(e)),
+        };
         if let Err(e) = moved {
             let _ = misc::set_migration_status(&self.db, &mig.uuid, "error", self.now()).await;
             return fail(e.to_string()).await;
@@ -791,13 +799,7 @@ impl ComputeService {
             Ok((s, _)) => s,
             Err(e) => {
                 // Give the old allocations back.
-                if let Ok((old, _)) = self.placement.allocations(&mig.uuid).await {
-                    let _ = self
-                        .placement
-                        .put_allocations(&i.uuid, &old, &i.project_id, &i.user_id, None)
-                        .await;
-                }
-                let _ = self.placement.release(&mig.uuid).await;
+                self.give_back_allocations(&i, &mig.uuid).await;
                 let _ = misc::set_migration_status(&self.db, &mig.uuid, "error", self.now()).await;
                 return fail(e.to_string()).await;
             }
@@ -832,13 +834,7 @@ impl ComputeService {
         };
         if let Err(e) = r {
             let _ = self.placement.release(&i.uuid).await;
-            if let Ok((old, _)) = self.placement.allocations(&mig.uuid).await {
-                let _ = self
-                    .placement
-                    .put_allocations(&i.uuid, &old, &i.project_id, &i.user_id, None)
-                    .await;
-            }
-            let _ = self.placement.release(&mig.uuid).await;
+            self.give_back_allocations(&i, &mig.uuid).await;
             let _ = misc::set_migration_status(&self.db, &mig.uuid, "error", self.now()).await;
             return fail(e.to_string()).await;
         }
@@ -990,13 +986,7 @@ async fn revert_resize(c: &Ctx<'_>) -> Result<Response> {
         };
         // Allocations: the instance gets the old ones back from the migration.
         let _ = s.placement.release(&i.uuid).await;
-        if let Ok((alloc, _)) = s.placement.allocations(&mig.uuid).await {
-            let _ = s
-                .placement
-                .put_allocations(&i.uuid, &alloc, &i.project_id, &i.user_id, None)
-                .await;
-        }
-        let _ = s.placement.release(&mig.uuid).await;
+        s.give_back_allocations(&i, &mig.uuid).await;
         let old_state = sys_str(&i, "old_vm_state").unwrap_or_else(|| vm::ACTIVE.into());
         let mut sysmeta = i.system_metadata.clone();
         let old_node = sys_str(&i, "old_node");
