@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use identity::IdentityConfig;
@@ -280,6 +281,115 @@ impl Config {
             c.max_allocation_candidates,
         )?;
         Ok(c)
+    }
+
+    /// `[DEFAULT] transport_url`: the message bus (in-process unless set).
+    pub fn transport_url(&self) -> String {
+        self.string("default", "transport_url", "memory://")
+    }
+
+    /// Compute options (nova's names): `[compute] connection` or `[api_database]
+    /// connection`, `[scheduler]`, `[quota]` and `[DEFAULT]` options.
+    pub fn compute(&self, data_dir: &Path) -> Result<compute::ComputeConfig> {
+        let mut c = compute::ComputeConfig::for_data_dir(data_dir);
+        c.database_url = match self.get("api_database", "connection") {
+            Some(u) if self.get("compute", "connection").is_none() => u.to_string(),
+            _ => self.database_url("compute", data_dir),
+        };
+        c.policy_file = self.get("compute", "policy_file").map(PathBuf::from);
+        c.enforce_scope = self.flag("oslo_policy", "enforce_scope", c.enforce_scope)?;
+        c.public_endpoint = self.get("compute", "public_endpoint").map(str::to_string);
+        c.max_attempts = self.parse("scheduler", "max_attempts", c.max_attempts)?;
+        if c.max_attempts == 0 {
+            bail!("[scheduler] max_attempts must be at least 1");
+        }
+        c.max_placement_results = self.parse(
+            "scheduler",
+            "max_placement_results",
+            c.max_placement_results,
+        )?;
+        c.service_down_time = self.parse("default", "service_down_time", c.service_down_time)?;
+        c.default_availability_zone = self.string(
+            "default",
+            "default_availability_zone",
+            &c.default_availability_zone,
+        );
+        c.default_schedule_zone = self
+            .get("default", "default_schedule_zone")
+            .map(str::to_string);
+        c.rpc_timeout = std::time::Duration::from_secs(self.parse(
+            "default",
+            "rpc_response_timeout",
+            c.rpc_timeout.as_secs(),
+        )?);
+        c.shutdown_timeout = self.parse("default", "shutdown_timeout", c.shutdown_timeout)?;
+        for (name, v) in c.quota_defaults.iter_mut() {
+            *v = self.parse("quota", name, *v)?;
+        }
+        Ok(c)
+    }
+
+    /// The compute agent of `host` (else `[DEFAULT] host`, else this machine's name).
+    pub fn agent(&self, host: Option<String>) -> Result<compute::agent::AgentConfig> {
+        let host = host
+            .or_else(|| self.get("default", "host").map(str::to_string))
+            .unwrap_or_else(compute::hostname);
+        let mut c = compute::agent::AgentConfig::for_host(&host);
+        let d = "default";
+        c.zone = self.string(d, "default_availability_zone", &c.zone);
+        c.host_ip = self.string(d, "my_ip", &c.host_ip);
+        let secs = |o: &str, v: std::time::Duration| -> Result<std::time::Duration> {
+            Ok(std::time::Duration::from_secs(
+                self.parse(d, o, v.as_secs())?.max(1),
+            ))
+        };
+        c.report_interval = secs("report_interval", c.report_interval)?;
+        c.sync_interval = secs("sync_power_state_interval", c.sync_interval)?;
+        for (o, v) in [
+            ("cpu_allocation_ratio", &mut c.cpu_allocation_ratio),
+            ("ram_allocation_ratio", &mut c.ram_allocation_ratio),
+            ("disk_allocation_ratio", &mut c.disk_allocation_ratio),
+        ] {
+            let initial = self.parse(d, &format!("initial_{o}"), *v)?;
+            *v = self.parse(d, o, initial)?;
+            if *v <= 0.0 {
+                bail!("[DEFAULT] {o} must be greater than 0");
+            }
+        }
+        c.reserved_host_memory_mb =
+            self.parse(d, "reserved_host_memory_mb", c.reserved_host_memory_mb)?;
+        c.reserved_host_disk_mb =
+            self.parse(d, "reserved_host_disk_mb", c.reserved_host_disk_mb)?;
+        c.reserved_host_cpus = self.parse(d, "reserved_host_cpus", c.reserved_host_cpus)?;
+        Ok(c)
+    }
+
+    /// The virt driver: `name` (from `--compute-driver`) else `[DEFAULT] compute_driver`.
+    /// `fake` reports `[fake_driver] vcpus / memory_mb / disk_gb` (nova's fake driver
+    /// sizes by default) and fails every spawn when `[fake_driver] fail_spawn` is set.
+    pub fn driver(&self, name: Option<&str>) -> Result<Arc<dyn compute::virt::Driver>> {
+        let name = name
+            .map(str::to_string)
+            .unwrap_or_else(|| self.string("default", "compute_driver", "fake"));
+        match name.as_str() {
+            "fake" | "fake.FakeDriver" => {
+                let f = "fake_driver";
+                let cap = compute::virt::Capacity {
+                    vcpus: self.parse(f, "vcpus", 1000)?,
+                    memory_mb: self.parse(f, "memory_mb", 800_000)?,
+                    disk_gb: self.parse(f, "disk_gb", 600_000)?,
+                };
+                if cap.vcpus <= 0 || cap.memory_mb <= 0 || cap.disk_gb <= 0 {
+                    bail!("[fake_driver] vcpus, memory_mb and disk_gb must be positive");
+                }
+                let fail = self.flag(f, "fail_spawn", false)?;
+                Ok(Arc::new(compute::virt::fake::FakeDriver::new(cap, fail)))
+            }
+            "qemu" | "libvirt.LibvirtDriver" => bail!(
+                "compute driver {name:?} is not available yet in this build; use --compute-driver fake"
+            ),
+            other => bail!("unknown compute driver {other:?}; choose fake or qemu"),
+        }
     }
 
     /// `[keystone_authtoken]`: how a service deployed alone validates tokens.

@@ -39,12 +39,25 @@ enum Cmd {
         /// Address to listen on (default 127.0.0.1, or [DEFAULT] bind_host).
         #[arg(long)]
         bind: Option<std::net::IpAddr>,
+        /// Virt driver of the local compute agent: fake (instant in-memory guests) or
+        /// qemu (default: [DEFAULT] compute_driver, else fake).
+        #[arg(long)]
+        compute_driver: Option<String>,
     },
     /// Serve some services of a multi-node deployment, as the configuration file describes.
     Serve {
-        /// Services to run: identity, image.
+        /// Services to run: identity, image, placement, compute (API, scheduler and
+        /// conductor), compute-agent (a hypervisor host; needs [DEFAULT] transport_url
+        /// shared with compute).
         #[arg(required = true)]
         services: Vec<String>,
+        /// Host name the compute agent registers as (default: [DEFAULT] host, else this
+        /// machine's host name).
+        #[arg(long)]
+        host: Option<String>,
+        /// The compute agent's virt driver: fake or qemu (default: [DEFAULT] compute_driver).
+        #[arg(long)]
+        compute_driver: Option<String>,
         /// Data directory for keys and SQLite files (default: [DEFAULT] state_path or the
         /// user's data directory).
         #[arg(long)]
@@ -163,16 +176,26 @@ fn main() -> Result<()> {
 
 async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
     match cmd {
-        Cmd::Aio { data_dir: d, bind } => {
+        Cmd::Aio {
+            data_dir: d,
+            bind,
+            compute_driver,
+        } => {
             let dir = data_dir(&cfg, d)?;
-            node::aio(cfg, dir, bind).await
+            node::aio(cfg, dir, bind, compute_driver).await
         }
         Cmd::Serve {
             services,
             data_dir: d,
+            host,
+            compute_driver,
         } => {
             let dir = data_dir(&cfg, d)?;
-            node::serve(cfg, dir, services).await
+            let opts = node::ServeOptions {
+                host,
+                compute_driver,
+            };
+            node::serve(cfg, dir, services, opts).await
         }
         Cmd::Bootstrap {
             data_dir: d,

@@ -14,7 +14,15 @@ use identity::bootstrap::{BootstrapOptions, CatalogEntry};
 use crate::config::Config;
 
 /// Every service ferrostack knows, with its OpenStack port.
-pub const SERVICES: &[(&str, u16)] = &[("identity", 5000), ("image", 9292), ("placement", 8778)];
+pub const SERVICES: &[(&str, u16)] = &[
+    ("identity", 5000),
+    ("image", 9292),
+    ("placement", 8778),
+    ("compute", 8774),
+];
+
+/// The account the services use to call each other in `aio` (in the `service` project).
+const SERVICE_USER: &str = "ferrostack-service";
 
 fn known(service: &str) -> Result<u16> {
     match SERVICES.iter().find(|(s, _)| *s == service) {
@@ -214,6 +222,130 @@ async fn open_placement(cfg: &Config, dir: &Path) -> Result<Arc<placement::Place
         .context("cannot start the placement service")
 }
 
+/// Largest JSON body the compute API accepts (user data is at most 64 KiB).
+const COMPUTE_MAX_BODY: usize = 1 << 20;
+
+/// The service account's password in `aio`, generated once into the data directory.
+fn service_password(dir: &Path) -> Result<String> {
+    let path = dir.join("service-password");
+    if let Ok(s) = fs::read_to_string(&path) {
+        let s = s.trim();
+        if !s.is_empty() {
+            return Ok(s.to_string());
+        }
+    }
+    let pw = random_password();
+    write_private(&path, &format!("{pw}\n"))?;
+    Ok(pw)
+}
+
+/// Where compute finds placement and image: fixed URLs in `aio`, else the catalog
+/// (`[placement]` / `[glance]` `region_name` and `valid_interfaces`, nova's names).
+fn client_endpoint(
+    cfg: &Config,
+    section: &str,
+    service_type: &'static str,
+    url: Option<String>,
+) -> compute::clients::Endpoint {
+    let interface = cfg.string(section, "valid_interfaces", "internal");
+    compute::clients::Endpoint {
+        service_type,
+        url: url.or_else(|| cfg.get(section, "endpoint_override").map(str::to_string)),
+        interface: interface
+            .split(',')
+            .next()
+            .unwrap_or("internal")
+            .trim()
+            .to_string(),
+        region: cfg.get(section, "region_name").map(str::to_string),
+    }
+}
+
+fn placement_client(
+    cfg: &Config,
+    session: &Arc<auth::ServiceSession>,
+    url: Option<String>,
+) -> compute::clients::Placement {
+    compute::clients::Placement::new(compute::clients::Rest::new(
+        session.clone(),
+        client_endpoint(cfg, "placement", "placement", url),
+    ))
+}
+
+/// The compute API, scheduler and conductor (serving the conductor topic).
+async fn open_compute(
+    cfg: &Config,
+    dir: &Path,
+    bus: bus::Bus,
+    session: &Arc<auth::ServiceSession>,
+    placement_url: Option<String>,
+    image_url: Option<String>,
+) -> Result<(Arc<compute::ComputeService>, bus::Listener)> {
+    let cc = cfg.compute(dir)?;
+    let rpc = compute::rpc::Rpc {
+        bus,
+        timeout: cc.rpc_timeout,
+    };
+    let images = compute::clients::Images::new(compute::clients::Rest::new(
+        session.clone(),
+        client_endpoint(cfg, "glance", "image", image_url),
+    ));
+    let placement = placement_client(cfg, session, placement_url);
+    let svc = compute::ComputeService::open(cc, rpc, placement, images)
+        .await
+        .context("cannot start the compute service")?;
+    let conductor = svc
+        .start_conductor()
+        .await
+        .context("cannot start the compute conductor")?;
+    Ok((svc, conductor))
+}
+
+/// Start a compute agent in the background: it registers with the conductor and
+/// reports to placement, retrying while they come up. The task owns the agent.
+fn spawn_agent(
+    cfg: &Config,
+    host: Option<String>,
+    driver: Option<&str>,
+    bus: bus::Bus,
+    session: &Arc<auth::ServiceSession>,
+    placement_url: Option<String>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let ac = cfg.agent(host)?;
+    let driver = cfg.driver(driver)?;
+    let timeout = cfg.compute(Path::new("."))?.rpc_timeout;
+    let agent = Arc::new(compute::agent::Agent {
+        cfg: ac,
+        driver,
+        rpc: compute::rpc::Rpc { bus, timeout },
+        placement: placement_client(cfg, session, placement_url),
+    });
+    Ok(tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            match agent.clone().start().await {
+                Ok(handle) => {
+                    // Keep the listener and loops alive until the task is aborted.
+                    let _handle = handle;
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => {
+                    tracing::warn!(host = %agent.cfg.host, error = %e, "compute agent cannot start yet; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                }
+            }
+        }
+    }))
+}
+
+async fn open_bus(cfg: &Config) -> Result<bus::Bus> {
+    let url = cfg.transport_url();
+    bus::Bus::from_url(&url)
+        .await
+        .context("cannot connect to the message bus ([DEFAULT] transport_url)")
+}
+
 /// Largest JSON body the placement API accepts (POST /allocations for many consumers).
 const PLACEMENT_MAX_BODY: usize = 8 << 20;
 
@@ -229,7 +361,12 @@ async fn open_identity(cfg: &Config, dir: &Path, public: Option<String>) -> Resu
 }
 
 /// `ferrostack aio`
-pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result<()> {
+pub async fn aio(
+    cfg: Config,
+    dir: PathBuf,
+    bind_host: Option<IpAddr>,
+    compute_driver: Option<String>,
+) -> Result<()> {
     let started = std::time::Instant::now();
     create_private_dir(&dir)?;
     let lock_path = dir.join(".lock");
@@ -264,6 +401,12 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
     let id_listener = bind(host, id_port).await?;
     let image_listener = bind(host, image_port).await?;
     let placement_listener = bind(host, placement_port).await?;
+    let compute_port = cfg.port("compute", known("compute")?)?;
+    let compute_url = format!("http://{}:{compute_port}/v2.1", url_host(host));
+    let compute_listener = bind(host, compute_port).await?;
+    // Fail on a bad driver or bus before anything is written.
+    cfg.driver(compute_driver.as_deref())?;
+    let bus = open_bus(&cfg).await?;
     let id = open_identity(&cfg, &dir, None).await?;
 
     let openrc_path = dir.join("admin-openrc");
@@ -323,6 +466,30 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
         },
     )
     .await?;
+    id.ensure_catalog_entry(
+        &region,
+        &CatalogEntry {
+            service_type: "compute".into(),
+            name: "nova".into(),
+            description: "ferrostack compute service".into(),
+            public_url: compute_url.clone(),
+            internal_url: compute_url.clone(),
+            admin_url: compute_url.clone(),
+        },
+    )
+    .await?;
+    let service_pw = service_password(&dir)?;
+    id.ensure_service_user(SERVICE_USER, &service_pw)
+        .await
+        .context("cannot create the service account")?;
+    let session = Arc::new(auth::ServiceSession::new(auth::ServiceCredentials {
+        auth_url: auth_url.clone(),
+        username: SERVICE_USER.into(),
+        password: service_pw,
+        project_name: "service".into(),
+        user_domain_name: "Default".into(),
+        project_domain_name: "Default".into(),
+    })?);
     let image_service_id = identity::store::catalog::list_services(&id.db)
         .await?
         .into_iter()
@@ -336,6 +503,23 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
     });
     let img = open_image(&cfg, &dir, Some(limits)).await?;
     let plc = open_placement(&cfg, &dir).await?;
+    let (cmp, conductor) = open_compute(
+        &cfg,
+        &dir,
+        bus.clone(),
+        &session,
+        Some(placement_url.clone()),
+        Some(image_url.clone()),
+    )
+    .await?;
+    let agent = spawn_agent(
+        &cfg,
+        None,
+        compute_driver.as_deref(),
+        bus.clone(),
+        &session,
+        Some(placement_url.clone()),
+    )?;
     let validator = auth::Validator {
         inner: id.validator(),
         auth_uri: auth_url.clone(),
@@ -364,7 +548,13 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
             name: "placement",
             trim: true,
             listener: placement_listener,
-            router: placement::api::router(plc.clone(), validator, PLACEMENT_MAX_BODY),
+            router: placement::api::router(plc.clone(), validator.clone(), PLACEMENT_MAX_BODY),
+        },
+        Bound {
+            name: "compute",
+            trim: true,
+            listener: compute_listener,
+            router: compute::api::router(cmp.clone(), validator, COMPUTE_MAX_BODY),
         },
     ];
     tracing::info!(
@@ -372,33 +562,89 @@ pub async fn aio(cfg: Config, dir: PathBuf, bind_host: Option<IpAddr>) -> Result
         identity = %auth_url,
         image = %image_url,
         placement = %placement_url,
+        compute = %compute_url,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ferrostack all-in-one ready"
     );
     eprintln!(
-        "ferrostack is up: identity {auth_url}, image {image_url}, placement {placement_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
+        "ferrostack is up: identity {auth_url}, image {image_url}, placement {placement_url}, compute {compute_url}\n  credentials: . {}/admin-openrc   (or OS_CLIENT_CONFIG_FILE={}/clouds.yaml OS_CLOUD=ferrostack)",
         dir.display(),
         dir.display()
     );
     let r = run_all(bound).await;
+    agent.abort();
+    conductor.stop().await;
+    bus.close().await;
     id.db.close().await;
     img.db.close().await;
     plc.db.close().await;
+    cmp.db.close().await;
     drop(lock);
     r
 }
 
+/// Options of `ferrostack serve` beyond the service list.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// The compute agent's host name (`--host`).
+    pub host: Option<String>,
+    /// The compute agent's driver (`--compute-driver`).
+    pub compute_driver: Option<String>,
+}
+
+/// The service account of `[keystone_authtoken]`, validating tokens against identity.
+fn remote_auth(cfg: &Config) -> Result<(Arc<auth::ServiceSession>, auth::Validator)> {
+    let creds = cfg.service_credentials()?;
+    let ttl =
+        std::time::Duration::from_secs(cfg.parse("keystone_authtoken", "token_cache_time", 30)?);
+    let auth_uri = creds.auth_url.clone();
+    let session = Arc::new(auth::ServiceSession::new(creds)?);
+    let remote = auth::RemoteValidator::with_session(session.clone(), ttl);
+    Ok((
+        session,
+        auth::Validator {
+            inner: Arc::new(remote),
+            auth_uri,
+        },
+    ))
+}
+
 /// `ferrostack serve SERVICE...`
-pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<()> {
+pub async fn serve(
+    cfg: Config,
+    dir: PathBuf,
+    services: Vec<String>,
+    opts: ServeOptions,
+) -> Result<()> {
     create_private_dir(&dir)?;
     let host = cfg.bind_host()?;
     let mut bound = Vec::new();
     let mut keep = Vec::new();
+    let mut listeners = Vec::new();
+    let mut agents = Vec::new();
+    let mut bus = None;
     for s in &services {
+        if s == "compute-agent" {
+            let (session, _) = remote_auth(&cfg)?;
+            let b = match &bus {
+                Some(b) => b,
+                None => bus.insert(open_bus(&cfg).await?),
+            };
+            agents.push(spawn_agent(
+                &cfg,
+                opts.host.clone(),
+                opts.compute_driver.as_deref(),
+                b.clone(),
+                &session,
+                None,
+            )?);
+            tracing::info!(service = %s, "serving");
+            continue;
+        }
         let port = cfg.port(s, known(s)?)?;
+        let listener = bind(host, port).await?;
         match s.as_str() {
             "identity" => {
-                let listener = bind(host, port).await?;
                 let id = open_identity(&cfg, &dir, None).await?;
                 keep.push(id.spawn_background());
                 bound.push(Bound {
@@ -409,18 +655,7 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                 });
             }
             "image" => {
-                let listener = bind(host, port).await?;
-                let creds = cfg.service_credentials()?;
-                let ttl = std::time::Duration::from_secs(cfg.parse(
-                    "keystone_authtoken",
-                    "token_cache_time",
-                    30,
-                )?);
-                let remote = auth::RemoteValidator::new(creds.clone(), ttl)?;
-                let validator = auth::Validator {
-                    inner: Arc::new(remote),
-                    auth_uri: creds.auth_url.clone(),
-                };
+                let (_, validator) = remote_auth(&cfg)?;
                 let img = open_image(&cfg, &dir, None).await?;
                 bound.push(Bound {
                     name: "image",
@@ -430,18 +665,7 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                 });
             }
             "placement" => {
-                let listener = bind(host, port).await?;
-                let creds = cfg.service_credentials()?;
-                let ttl = std::time::Duration::from_secs(cfg.parse(
-                    "keystone_authtoken",
-                    "token_cache_time",
-                    30,
-                )?);
-                let remote = auth::RemoteValidator::new(creds.clone(), ttl)?;
-                let validator = auth::Validator {
-                    inner: Arc::new(remote),
-                    auth_uri: creds.auth_url.clone(),
-                };
+                let (_, validator) = remote_auth(&cfg)?;
                 let plc = open_placement(&cfg, &dir).await?;
                 bound.push(Bound {
                     name: "placement",
@@ -450,11 +674,37 @@ pub async fn serve(cfg: Config, dir: PathBuf, services: Vec<String>) -> Result<(
                     router: placement::api::router(plc, validator, PLACEMENT_MAX_BODY),
                 });
             }
+            "compute" => {
+                let (session, validator) = remote_auth(&cfg)?;
+                let b = match &bus {
+                    Some(b) => b,
+                    None => bus.insert(open_bus(&cfg).await?),
+                };
+                let (cmp, conductor) =
+                    open_compute(&cfg, &dir, b.clone(), &session, None, None).await?;
+                listeners.push(conductor);
+                bound.push(Bound {
+                    name: "compute",
+                    trim: true,
+                    listener,
+                    router: compute::api::router(cmp, validator, COMPUTE_MAX_BODY),
+                });
+            }
             other => bail!("service {other:?} cannot be served yet"),
         }
         tracing::info!(service = %s, port, "serving");
     }
-    run_all(bound).await
+    let r = run_all(bound).await;
+    for a in agents {
+        a.abort();
+    }
+    for l in listeners {
+        l.stop().await;
+    }
+    if let Some(b) = bus {
+        b.close().await;
+    }
+    r
 }
 
 /// `ferrostack bootstrap`
@@ -520,6 +770,7 @@ pub async fn db_sync(cfg: &Config, dir: &Path, services: &[String]) -> Result<()
                 db.migrate("placement", placement::schema::MIGRATIONS)
                     .await?
             }
+            "compute" => db.migrate("compute", compute::schema::MIGRATIONS).await?,
             _ => 0,
         };
         println!(
