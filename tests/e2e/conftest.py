@@ -51,9 +51,12 @@ class Cloud:
         self.port = free_port()
         self.image_port = free_port()
         self.placement_port = free_port()
+        self.compute_port = free_port()
         self.conf = os.path.join(workdir, "ferrostack.conf")
         with open(self.conf, "w") as f:
             f.write("[DEFAULT]\nbind_host = 127.0.0.1\n")
+            # quick heartbeats and power-state sync for the compute tests
+            f.write("report_interval = 2\nservice_down_time = 6\nsync_power_state_interval = 2\n")
             f.write(f"[identity]\nbind_port = {self.port}\npassword_hash_rounds = 4\n")
             f.write(f"[image]\nbind_port = {self.image_port}\n")
             f.write("enabled_backends = fast:file, cheap:file\n")
@@ -61,6 +64,9 @@ class Cloud:
                 f.write(f"connection = {db_url}\n")
                 f.write(f"[database]\nconnection = {db_url}\n")
             f.write(f"[placement]\nbind_port = {self.placement_port}\n")
+            if db_url:
+                f.write(f"connection = {db_url}\n")
+            f.write(f"[compute]\nbind_port = {self.compute_port}\n")
             if db_url:
                 f.write(f"connection = {db_url}\n")
             # the web-download test serves its image from loopback

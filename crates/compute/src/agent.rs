@@ -291,8 +291,36 @@ impl Endpoint for Agent {
                     "data": base64::engine::general_purpose::STANDARD.encode(&s.data),
                 })
             }),
+            "uptime" => Ok(Value::from(uptime_line())),
             other => return Err(format!("unknown compute agent method {other}")),
         };
         r.map_err(|e| e.to_string())
     }
+}
+
+/// This host's `uptime(1)` line from /proc: " 13:05:01 up 3 days,  2:04,  0 users,  load
+/// average: 0.10, 0.20, 0.30".
+fn uptime_line() -> String {
+    let up = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64;
+    let load: Vec<String> = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .map(str::to_string)
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, hours, mins) = (up / 86_400, up % 86_400 / 3600, up % 3600 / 60);
+    format!(
+        " {:02}:{:02}:{:02} up {days} days, {hours:2}:{mins:02},  0 users,  load average: {}",
+        now % 86_400 / 3600,
+        now % 3600 / 60,
+        now % 60,
+        load.join(", ")
+    )
 }

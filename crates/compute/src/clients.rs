@@ -437,6 +437,56 @@ impl Placement {
         Ok(true)
     }
 
+    /// Add the provider to (or take it out of) a placement aggregate, as nova mirrors
+    /// host aggregate membership; retried when the provider generation moved.
+    pub async fn set_aggregate_member(
+        &self,
+        rp: &str,
+        aggregate: &str,
+        member: bool,
+    ) -> Result<()> {
+        let path = format!("/resource_providers/{rp}/aggregates");
+        for _ in 0..5 {
+            let (s, v) = self.call(Method::GET, &path, None).await?;
+            if !s.is_success() {
+                return Err(self.rest.fail(s, &v));
+            }
+            let mut aggs: Vec<String> = v["aggregates"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let present = aggs.iter().any(|a| a == aggregate);
+            if present == member {
+                return Ok(());
+            }
+            if member {
+                aggs.push(aggregate.to_string());
+            } else {
+                aggs.retain(|a| a != aggregate);
+            }
+            let body = json!({
+                "aggregates": aggs,
+                "resource_provider_generation": v["resource_provider_generation"],
+            });
+            let (s, v) = self.call(Method::PUT, &path, Some(&body)).await?;
+            if s.is_success() {
+                return Ok(());
+            }
+            if s != StatusCode::CONFLICT {
+                return Err(self.rest.fail(s, &v));
+            }
+        }
+        Err(ClientError::Status {
+            service: "placement",
+            status: 409,
+            body: format!("provider {rp} kept changing while its aggregates were updated"),
+        })
+    }
+
     pub async fn release(&self, consumer: &str) -> Result<()> {
         let (s, v) = self
             .call(Method::DELETE, &format!("/allocations/{consumer}"), None)

@@ -42,6 +42,7 @@ impl Endpoint for Conductor {
                         now,
                     )
                     .await?;
+                    crate::store::aggregates::sync_zone(&svc.db, &reg.host, &reg.zone).await?;
                     let node = misc::upsert_node(&svc.db, &reg.node, now).await?;
                     tracing::info!(host = %reg.host, node = %node.uuid, "compute host registered");
                     Ok(serde_json::to_value(node).unwrap_or(Value::Null))

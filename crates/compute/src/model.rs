@@ -401,3 +401,22 @@ mod tests {
         assert_eq!(iso_micro(t), "2023-11-14T22:13:20.123456");
     }
 }
+
+/// A host aggregate (`os-aggregates`); its availability zone is the metadata key
+/// `availability_zone`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub metadata: std::collections::BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+}
+
+impl Aggregate {
+    pub fn zone(&self) -> Option<&str> {
+        self.metadata.get("availability_zone").map(String::as_str)
+    }
+}

@@ -134,6 +134,22 @@ impl ComputeService {
             .and_then(|g| g.rules.get("max_server_per_host"))
             .and_then(Value::as_i64)
             .unwrap_or(1);
+        // Aggregate multitenancy isolation: a host in aggregates carrying
+        // `filter_tenant_id*` keys only takes those projects.
+        let aggs = crate::store::aggregates::list(&self.db).await?;
+        let tenant_ok = |host: &str| {
+            let mut allowed = aggs
+                .iter()
+                .filter(|a| a.hosts.iter().any(|h| h == host))
+                .flat_map(|a| {
+                    a.metadata
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("filter_tenant_id"))
+                        .flat_map(|(_, v)| v.split(',').map(str::trim))
+                })
+                .peekable();
+            allowed.peek().is_none() || allowed.any(|p| p == req.project_id)
+        };
         let same_host = self.hint_hosts(req.hints, "same_host").await?;
         let different_host = self.hint_hosts(req.hints, "different_host").await?;
         let want_hv = req
@@ -166,6 +182,9 @@ impl ComputeService {
             if let Some(az) = req.availability_zone
                 && az != svc.zone
             {
+                continue;
+            }
+            if !tenant_ok(&host) {
                 continue;
             }
             if let Some(g) = &group {

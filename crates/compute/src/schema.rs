@@ -2,10 +2,11 @@
 
 use db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "base schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "base schema",
+        sql: r#"
 CREATE TABLE flavor (
     id VARCHAR(255) NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
@@ -194,4 +195,30 @@ CREATE TABLE counter (
     value BIGINT NOT NULL
 ){TABLE};
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "host aggregates",
+        sql: r#"
+CREATE TABLE aggregate (
+    id BIGINT NOT NULL PRIMARY KEY,
+    uuid VARCHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT
+){TABLE};
+CREATE UNIQUE INDEX aggregate_name ON aggregate (name);
+CREATE TABLE aggregate_host (
+    aggregate_id BIGINT NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    PRIMARY KEY (aggregate_id, host)
+){TABLE};
+CREATE TABLE aggregate_metadata (
+    aggregate_id BIGINT NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    meta_value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (aggregate_id, meta_key)
+){TABLE};
+"#,
+    },
+];

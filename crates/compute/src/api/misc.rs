@@ -386,7 +386,7 @@ pub async fn update_service(
     let api::Json(body) = body;
     svc.enforce(&ctx, "os_compute_api:os-services:update", &json!({}))?;
     if !v.at_least(2, 53) {
-        return Err(Error::NotFound("The resource could not be found.".into()));
+        return legacy_service_action(&svc, v, &id, &body).await;
     }
     let s = misc::service_by_id(&svc.db, &id)
         .await?
@@ -419,6 +419,69 @@ pub async fn update_service(
         .await?
         .ok_or_else(|| Error::NotFound(format!("Service {id} not found.")))?;
     Ok(axum::Json(json!({"service": service_json(&svc, &s, v)})).into_response())
+}
+
+/// Before 2.53: `PUT /os-services/{enable|disable|disable-log-reason|force-down}` with
+/// the host and binary in the body.
+async fn legacy_service_action(
+    svc: &ComputeService,
+    v: Version,
+    action: &str,
+    body: &Value,
+) -> Result<Response> {
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|x| !x.is_empty())
+            .ok_or_else(|| {
+                bad(format!(
+                    "Invalid input for field/attribute {k}. '{k}' is a required property"
+                ))
+            })
+    };
+    let known = ["enable", "disable", "disable-log-reason"];
+    if !(known.contains(&action) || action == "force-down" && v.at_least(2, 11)) {
+        return Err(Error::NotFound("Unknown action".into()));
+    }
+    let host = field("host")?;
+    let binary = field("binary")?;
+    let s = misc::service(&svc.db, host, binary).await?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "Service {binary} on host {host} could not be found."
+        ))
+    })?;
+    let now = svc.now();
+    let out = match action {
+        "enable" => {
+            misc::set_service_state(&svc.db, s.id, Some((false, None)), None, now).await?;
+            json!({"host": host, "binary": binary, "status": "enabled"})
+        }
+        "disable" => {
+            misc::set_service_state(&svc.db, s.id, Some((true, None)), None, now).await?;
+            json!({"host": host, "binary": binary, "status": "disabled"})
+        }
+        "disable-log-reason" => {
+            let reason = field("disabled_reason")?;
+            if reason.len() > 255 {
+                return Err(bad(
+                    "Invalid input for field/attribute disabled_reason. Value is too long",
+                ));
+            }
+            misc::set_service_state(&svc.db, s.id, Some((true, Some(reason))), None, now).await?;
+            json!({"host": host, "binary": binary, "status": "disabled", "disabled_reason": reason})
+        }
+        _ => {
+            let forced = body
+                .get("forced_down")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| {
+                    bad("Invalid input for field/attribute forced_down. 'forced_down' is a required property")
+                })?;
+            misc::set_service_state(&svc.db, s.id, None, Some(forced), now).await?;
+            json!({"host": host, "binary": binary, "forced_down": forced})
+        }
+    };
+    Ok(axum::Json(json!({"service": out})).into_response())
 }
 
 pub async fn delete_service(
@@ -560,12 +623,11 @@ pub async fn hypervisor(
     Path(id): Path<String>,
 ) -> Result<Response> {
     svc.enforce(&ctx, "os_compute_api:os-hypervisors:show", &json!({}))?;
-    let n = misc::nodes(&svc.db)
-        .await?
-        .into_iter()
-        .find(|n| n.uuid == id || n.id.to_string() == id)
-        .ok_or_else(|| Error::NotFound(format!("Hypervisor with ID '{id}' could not be found.")))?;
+    let n = find_node(&svc, &id).await?;
     let mut o = hypervisor_json(&svc, &n, v, true).await?;
+    if v.at_least(2, 88) {
+        o["uptime"] = json!(host_uptime(&svc, &n.host).await);
+    }
     if v.at_least(2, 53) && p.get("with_servers").is_some_and(api::query::truthy) {
         let servers: Vec<Value> = instances::on_host(&svc.db, &n.host)
             .await?
@@ -575,6 +637,45 @@ pub async fn hypervisor(
         o["servers"] = json!(servers);
     }
     Ok(axum::Json(json!({"hypervisor": o})).into_response())
+}
+
+/// The host's `uptime` line, asked from its agent (None when it does not answer).
+async fn host_uptime(svc: &ComputeService, host: &str) -> Option<String> {
+    svc.rpc
+        .call_agent(
+            host,
+            "uptime",
+            json!({}),
+            Some(std::time::Duration::from_secs(5)),
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// `GET /os-hypervisors/{id}/uptime` (before 2.88; since then `uptime` is in show).
+pub async fn hypervisor_uptime(
+    State(svc): St,
+    ctx: Context,
+    v: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    svc.enforce(&ctx, "os_compute_api:os-hypervisors:uptime", &json!({}))?;
+    if v.at_least(2, 88) {
+        return Err(Error::NotFound("The resource could not be found.".into()));
+    }
+    let n = find_node(&svc, &id).await?;
+    let mut o = hypervisor_json(&svc, &n, v, false).await?;
+    o["uptime"] = json!(host_uptime(&svc, &n.host).await);
+    Ok(axum::Json(json!({"hypervisor": o})).into_response())
+}
+
+async fn find_node(svc: &ComputeService, id: &str) -> Result<crate::model::ComputeNode> {
+    misc::nodes(&svc.db)
+        .await?
+        .into_iter()
+        .find(|n| n.uuid == id || n.id.to_string() == id)
+        .ok_or_else(|| Error::NotFound(format!("Hypervisor with ID '{id}' could not be found.")))
 }
 
 pub async fn hypervisor_statistics(State(svc): St, ctx: Context, v: Version) -> Result<Response> {
@@ -1003,6 +1104,11 @@ pub fn routes() -> Routes<Arc<ComputeService>> {
         r,
         "/v2.1/os-hypervisors/{hypervisor_id}",
         get(hypervisor, "Show a hypervisor")
+    );
+    let r = api::route!(
+        r,
+        "/v2.1/os-hypervisors/{hypervisor_id}/uptime",
+        get(hypervisor_uptime, "Show a hypervisor's uptime")
     );
     let r = api::route!(
         r,

@@ -1,6 +1,7 @@
 //! Nova v2.1 HTTP handlers.
 
 pub mod actions;
+pub mod aggregates;
 pub mod flavors;
 pub mod keypairs;
 pub mod misc;
@@ -78,6 +79,7 @@ pub fn table() -> Routes<Arc<ComputeService>> {
         .merge(flavors::routes())
         .merge(keypairs::routes())
         .merge(misc::routes())
+        .merge(aggregates::routes())
 }
 
 /// The compute HTTP service with the shared layers, microversions and token validation.

@@ -1,5 +1,6 @@
 //! SQL for the compute schema. Plain functions over [`db::Db`]; no policy here.
 
+pub mod aggregates;
 pub mod flavors;
 pub mod instances;
 pub mod keypairs;
