@@ -68,8 +68,8 @@ def test_catalog_services_hypervisors_zones(cloud):
     services = cloud.os("catalog", "list", "-f", "json")
     assert any(s["Type"] == "compute" for s in services)
     svc = cloud.os("compute", "service", "list", "-f", "json")
-    assert [s["Binary"] for s in svc] == ["nova-compute"]
-    assert svc[0]["State"] == "up" and svc[0]["Status"] == "enabled"
+    assert sorted(s["Binary"] for s in svc) == ["nova-compute", "nova-conductor", "nova-scheduler"]
+    assert all(s["State"] == "up" and s["Status"] == "enabled" for s in svc)
     hyp = cloud.os("hypervisor", "list", "-f", "json")
     assert len(hyp) == 1 and hyp[0]["Hypervisor Type"] == "fake"
     shown = cloud.os("hypervisor", "show", hyp[0]["ID"], "-f", "json")
@@ -348,14 +348,15 @@ def test_openstacksdk(cloud, setup):
 
 def test_power_sync_and_service_down(cloud, setup):
     """The agent's heartbeat keeps the service up; a forced-down service shows down."""
-    svc = cloud.os("compute", "service", "list", "-f", "json")[0]
+    svc = cloud.os("compute", "service", "list", "--service", "nova-compute", "-f", "json")[0]
     cloud.os("compute", "service", "set", "--down", svc["Host"], "nova-compute",
              "--os-compute-api-version", "2.11")
-    svc2 = cloud.os("compute", "service", "list", "-f", "json")[0]
+    svc2 = cloud.os("compute", "service", "list", "--service", "nova-compute", "-f", "json")[0]
     assert svc2["State"] == "down"
     cloud.os("compute", "service", "set", "--up", svc["Host"], "nova-compute",
              "--os-compute-api-version", "2.11")
-    assert cloud.os("compute", "service", "list", "-f", "json")[0]["State"] == "up"
+    assert cloud.os("compute", "service", "list", "--service", "nova-compute",
+                    "-f", "json")[0]["State"] == "up"
     cloud.os("compute", "service", "set", "--disable", "--disable-reason", "maint",
              svc["Host"], "nova-compute")
     p = cloud.os("server", "create", "--flavor", setup["tiny"], "--image", setup["image"],

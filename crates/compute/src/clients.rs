@@ -592,6 +592,38 @@ impl Images {
         Ok(())
     }
 
+    /// Any image API request as the caller: status and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        token: &str,
+    ) -> Result<(StatusCode, Value)> {
+        self.rest
+            .send(method, path, body, headers, Some(token))
+            .await
+    }
+
+    /// `GET /v2/images{query}` (one page, up to glance's default limit).
+    pub async fn list(&self, query: &str, token: &str) -> Result<Vec<Value>> {
+        let (s, v) = self
+            .rest
+            .send(
+                Method::GET,
+                &format!("/v2/images{query}"),
+                None,
+                &[],
+                Some(token),
+            )
+            .await?;
+        if !s.is_success() {
+            return Err(self.rest.fail(s, &v));
+        }
+        Ok(v["images"].as_array().cloned().unwrap_or_default())
+    }
+
     pub async fn delete(&self, id: &str, token: &str) -> Result<()> {
         let _ = self
             .rest

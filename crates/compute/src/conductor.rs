@@ -407,6 +407,147 @@ impl ComputeService {
         }
     }
 
+    /// Shelve offload: the guest leaves its host and the resources go back to
+    /// placement; the server keeps its record as SHELVED_OFFLOADED.
+    pub async fn offload(self: &Arc<Self>, uuid: String, action: &str) {
+        let start = self.now();
+        let Ok(Some(inst)) = instances::get(&self.db, &uuid, false).await else {
+            return;
+        };
+        let mut result: std::result::Result<(), String> = Ok(());
+        if let Some(host) = &inst.host
+            && let Err(e) = self
+                .rpc
+                .call_agent(host, "destroy", json!({"uuid": uuid}), None)
+                .await
+        {
+            result = Err(e.to_string());
+        }
+        if result.is_ok()
+            && let Err(e) = self.placement.release(&uuid).await
+        {
+            result = Err(e.to_string());
+        }
+        let c = match &result {
+            Ok(()) => Changes {
+                vm_state: Some(vm::SHELVED_OFFLOADED.into()),
+                task_state: Some(None),
+                power_state: Some(power::NOSTATE),
+                host: Some(None),
+                node: Some(None),
+                ..Default::default()
+            },
+            Err(_) => Changes {
+                task_state: Some(None),
+                ..Default::default()
+            },
+        };
+        let _ = instances::update(
+            &self.db,
+            &uuid,
+            &c,
+            &[Some(task::SHELVING_OFFLOADING)],
+            &[],
+            self.now(),
+        )
+        .await;
+        let err = result.as_ref().err().map(String::as_str);
+        self.event(
+            &uuid,
+            action,
+            "compute_shelve_offload_instance",
+            inst.host.as_deref(),
+            start,
+            err.map_or(Ok(()), Err),
+        )
+        .await;
+    }
+
+    /// Unshelve an offloaded server: schedule it again (a new claim) and spawn it on
+    /// the chosen host. Nothing fits: it stays SHELVED_OFFLOADED with the event's
+    /// error; the spawn fails: ERROR with a fault, allocations released.
+    pub async fn unshelve_offloaded(self: &Arc<Self>, uuid: String, zone: Option<String>) {
+        let start = self.now();
+        let Ok(Some(inst)) = instances::get(&self.db, &uuid, false).await else {
+            return;
+        };
+        let hints = inst.request_spec["scheduler_hints"].clone();
+        let zone = zone.or_else(|| inst.availability_zone.clone());
+        let req = Request {
+            instance_uuid: &uuid,
+            project_id: &inst.project_id,
+            user_id: &inst.user_id,
+            flavor: &inst.flavor,
+            image_meta: &inst.image_meta,
+            availability_zone: zone.as_deref(),
+            forced_host: None,
+            hints: &hints,
+            ignore_hosts: &[],
+        };
+        let event = "compute_unshelve_instance";
+        let expect = [Some(task::UNSHELVING), Some(task::SPAWNING)];
+        let sel = match self.select(&req).await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                let c = Changes {
+                    task_state: Some(None),
+                    ..Default::default()
+                };
+                let _ = instances::update(&self.db, &uuid, &c, &expect, &[], self.now()).await;
+                self.event(&uuid, "unshelve", event, None, start, Err(&msg))
+                    .await;
+                return;
+            }
+        };
+        let host = sel.host.clone();
+        let placed = Changes {
+            host: Some(Some(host.clone())),
+            node: Some(Some(sel.node.hypervisor_hostname.clone())),
+            task_state: Some(Some(task::SPAWNING.into())),
+            availability_zone: Some(zone.clone()),
+            ..Default::default()
+        };
+        let _ = instances::update(&self.db, &uuid, &placed, &expect, &[], self.now()).await;
+        let r = self
+            .rpc
+            .call_agent(
+                &host,
+                "spawn",
+                json!({"spec": Self::guest_spec(&inst)}),
+                None,
+            )
+            .await;
+        let now = self.now();
+        match r {
+            Ok(_) => {
+                let c = Changes {
+                    vm_state: Some(vm::ACTIVE.into()),
+                    task_state: Some(None),
+                    power_state: Some(power::RUNNING),
+                    ..Default::default()
+                };
+                let _ = instances::update(&self.db, &uuid, &c, &expect, &[], now).await;
+                self.event(&uuid, "unshelve", event, Some(&host), start, Ok(()))
+                    .await;
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let _ = self.placement.release(&uuid).await;
+                self.fault(&uuid, 500, &msg, &msg).await;
+                let c = Changes {
+                    vm_state: Some(vm::ERROR.into()),
+                    task_state: Some(None),
+                    power_state: Some(power::NOSTATE),
+                    ..Default::default()
+                };
+                let _ = instances::update(&self.db, &uuid, &c, &expect, &[], now).await;
+                self.event(&uuid, "unshelve", event, Some(&host), start, Err(&msg))
+                    .await;
+            }
+        }
+    }
+
     /// Tear a server down: guest destroyed on its host, allocations released, record
     /// marked deleted.
     pub async fn destroy(self: &Arc<Self>, uuid: String) {

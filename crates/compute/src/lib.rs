@@ -50,6 +50,9 @@ pub struct ComputeConfig {
     pub max_placement_results: usize,
     /// `[DEFAULT] shutdown_timeout` seconds for a clean power off.
     pub shutdown_timeout: u64,
+    /// `[DEFAULT] shelved_offload_time` seconds: 0 offloads on shelve, -1 never
+    /// (only `shelveOffload` does).
+    pub shelved_offload_time: i64,
     /// Quota defaults (`[quota]`).
     pub quota_defaults: Vec<(String, i64)>,
 }
@@ -68,6 +71,7 @@ impl ComputeConfig {
             rpc_timeout: Duration::from_secs(60),
             max_placement_results: 1000,
             shutdown_timeout: 60,
+            shelved_offload_time: 0,
             quota_defaults: quota::DEFAULTS
                 .iter()
                 .map(|(k, v)| ((*k).to_string(), *v))
@@ -130,9 +134,34 @@ impl ComputeService {
         }))
     }
 
-    /// Serve the conductor topic on the bus (agents register and report here).
+    /// Serve the conductor topic on the bus (agents register and report here), and
+    /// keep the `nova-conductor` and `nova-scheduler` service records of this host
+    /// alive (zone `internal`, as nova lists them).
     pub async fn start_conductor(self: &Arc<Self>) -> Result<bus::Listener, StartError> {
         let host = hostname();
+        let me = self.clone();
+        let h = host.clone();
+        let period = Duration::from_secs((self.cfg.service_down_time / 3).clamp(1, 10) as u64);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                for (binary, topic) in [
+                    ("nova-conductor", "conductor"),
+                    ("nova-scheduler", "scheduler"),
+                ] {
+                    if let Err(e) =
+                        store::misc::upsert_service(&me.db, &h, binary, topic, "internal", me.now())
+                            .await
+                    {
+                        tracing::warn!(service = binary, error = %e, "service heartbeat failed");
+                    }
+                }
+                if Arc::strong_count(&me) == 1 {
+                    return; // the service is gone
+                }
+            }
+        });
         self.rpc
             .serve(
                 rpc::CONDUCTOR_TOPIC,

@@ -26,6 +26,7 @@ pub mod task {
     pub const NETWORKING: &str = "networking";
     pub const SPAWNING: &str = "spawning";
     pub const IMAGE_SNAPSHOT: &str = "image_snapshot";
+    pub const IMAGE_BACKUP: &str = "image_backup";
     pub const IMAGE_SNAPSHOT_PENDING: &str = "image_snapshot_pending";
     pub const IMAGE_PENDING_UPLOAD: &str = "image_pending_upload";
     pub const IMAGE_UPLOADING: &str = "image_uploading";

@@ -323,6 +323,8 @@ impl Config {
             c.rpc_timeout.as_secs(),
         )?);
         c.shutdown_timeout = self.parse("default", "shutdown_timeout", c.shutdown_timeout)?;
+        c.shelved_offload_time =
+            self.parse("default", "shelved_offload_time", c.shelved_offload_time)?;
         for (name, v) in c.quota_defaults.iter_mut() {
             *v = self.parse("quota", name, *v)?;
         }

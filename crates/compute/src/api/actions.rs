@@ -151,6 +151,7 @@ pub async fn action(
         "confirmResize" => "os_compute_api:servers:confirm_resize",
         "revertResize" => "os_compute_api:servers:revert_resize",
         "createImage" => "os_compute_api:servers:create_image",
+        "createBackup" => "os_compute_api:os-create-backup",
         "os-getConsoleOutput" => "os_compute_api:os-console-output",
         "shelve" => "os_compute_api:os-shelve:shelve",
         "shelveOffload" => "os_compute_api:os-shelve:shelve_offload",
@@ -418,43 +419,25 @@ pub async fn action(
         "confirmResize" => confirm_resize(&c).await,
         "revertResize" => revert_resize(&c).await,
         "createImage" => create_image(&c, v, &base, args).await,
-        "shelve" => {
-            c.simple(
-                "shelve",
-                "shelve",
-                &[vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED],
-                task::SHELVING,
-                op(
-                    "shelve",
-                    "compute_shelve_instance",
-                    "power_off",
-                    json!({"timeout": svc.cfg.shutdown_timeout}),
-                    vm::SHELVED,
-                    task::SHELVING,
-                ),
-            )
-            .await
-        }
-        "shelveOffload" => Err(Error::Conflict(format!(
-            "Cannot 'shelveOffload' instance {id}: offloading is not supported by this deployment"
-        ))),
-        "unshelve" => {
-            c.simple(
-                "unshelve",
-                "unshelve",
+        "createBackup" => create_backup(&c, v, &base, args).await,
+        "shelve" => shelve(&c).await,
+        "shelveOffload" => {
+            check_lock(&svc, &ctx, &c.i)?;
+            begin(
+                &svc,
+                &c.i,
+                "shelveOffload",
                 &[vm::SHELVED],
-                task::UNSHELVING,
-                op(
-                    "unshelve",
-                    "compute_unshelve_instance",
-                    "power_on",
-                    json!({}),
-                    vm::ACTIVE,
-                    task::UNSHELVING,
-                ),
+                Some(task::SHELVING_OFFLOADING),
+                Changes::default(),
             )
-            .await
+            .await?;
+            svc.start_action(&c.i, "shelveOffload", &ctx, &req).await?;
+            let s = svc.clone();
+            tokio::spawn(async move { s.offload(id, "shelveOffload").await });
+            Ok(StatusCode::ACCEPTED.into_response())
         }
+        "unshelve" => unshelve(&c, v, args).await,
         "forceDelete" | "restore" => Err(Error::Conflict(format!(
             "Instance {id} is not soft-deleted (reclaim_instance_interval is 0)"
         ))),
@@ -541,6 +524,102 @@ pub async fn remote_consoles(
     }
     let v = remote_console(&svc, &i, kind).await?;
     Ok(axum::Json(json!({"remote_console": v})).into_response())
+}
+
+/// Shelve: power off; with `[DEFAULT] shelved_offload_time = 0` (nova's default) the
+/// server is offloaded right away.
+async fn shelve(c: &Ctx<'_>) -> Result<Response> {
+    let svc = c.svc;
+    check_lock(svc, c.ctx, &c.i)?;
+    begin(
+        svc,
+        &c.i,
+        "shelve",
+        &[vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED],
+        Some(task::SHELVING),
+        Changes::default(),
+    )
+    .await?;
+    svc.start_action(&c.i, "shelve", c.ctx, c.req).await?;
+    let s = svc.clone();
+    let id = c.i.uuid.clone();
+    let shelve = op(
+        "shelve",
+        "compute_shelve_instance",
+        "power_off",
+        json!({"timeout": svc.cfg.shutdown_timeout}),
+        vm::SHELVED,
+        task::SHELVING,
+    );
+    tokio::spawn(async move {
+        s.run_op(id.clone(), shelve).await;
+        if s.cfg.shelved_offload_time != 0 {
+            return;
+        }
+        let to_offload = Changes {
+            task_state: Some(Some(task::SHELVING_OFFLOADING.into())),
+            ..Default::default()
+        };
+        if instances::update(&s.db, &id, &to_offload, &[None], &[vm::SHELVED], s.now())
+            .await
+            .unwrap_or(false)
+        {
+            s.offload(id, "shelve").await;
+        }
+    });
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// Unshelve: power on where it is, or schedule and spawn an offloaded server (2.77+
+/// may name the availability zone).
+async fn unshelve(c: &Ctx<'_>, v: Version, args: &Value) -> Result<Response> {
+    let svc = c.svc;
+    check_lock(svc, c.ctx, &c.i)?;
+    let zone = match args {
+        Value::Null => None,
+        Value::Object(o) if v.at_least(2, 77) => match o.get("availability_zone") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(z)) => Some(z.clone()),
+            Some(_) => return Err(bad("Invalid input for field/attribute availability_zone.")),
+        },
+        _ => {
+            return Err(bad(
+                "Invalid input for field/attribute unshelve. Value: must be null before 2.77",
+            ));
+        }
+    };
+    if zone.is_some() && c.i.vm_state != vm::SHELVED_OFFLOADED {
+        return Err(Error::Conflict(
+            "The availability_zone parameter is only valid for a server in SHELVED_OFFLOADED state"
+                .into(),
+        ));
+    }
+    begin(
+        svc,
+        &c.i,
+        "unshelve",
+        &[vm::SHELVED, vm::SHELVED_OFFLOADED],
+        Some(task::UNSHELVING),
+        Changes::default(),
+    )
+    .await?;
+    svc.start_action(&c.i, "unshelve", c.ctx, c.req).await?;
+    let s = svc.clone();
+    let id = c.i.uuid.clone();
+    if c.i.vm_state == vm::SHELVED_OFFLOADED {
+        tokio::spawn(async move { s.unshelve_offloaded(id, zone).await });
+    } else {
+        let on = op(
+            "unshelve",
+            "compute_unshelve_instance",
+            "power_on",
+            json!({}),
+            vm::ACTIVE,
+            task::UNSHELVING,
+        );
+        tokio::spawn(async move { s.run_op(id, on).await });
+    }
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn rebuild(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Response> {
@@ -642,11 +721,11 @@ async fn rebuild(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Re
         .await?
         .ok_or_else(|| super::servers::not_found(&c.i.uuid))?;
     let mut body = svc.server_body(base, &i, svc.viewer(c.ctx, v)).await?;
-    body["adminPass"] = json!(
-        args.get("adminPass")
-            .and_then(Value::as_str)
-            .unwrap_or("rebuilt")
-    );
+    super::views::basic_before_2_75(&mut body, v);
+    body["adminPass"] = json!(match args.get("adminPass").and_then(Value::as_str) {
+        Some(p) => p.to_string(),
+        None => super::servers::random_password(),
+    });
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"server": body}))).into_response())
 }
 
@@ -691,8 +770,10 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
         ],
     )
     .await?;
-    let mut sysmeta = c.i.system_metadata.clone();
-    sysmeta.insert("old_vm_state".into(), json!(c.i.vm_state));
+    let mut inst = c.i.clone();
+    inst.system_metadata
+        .insert("old_vm_state".into(), json!(c.i.vm_state));
+    let sysmeta = inst.system_metadata.clone();
     begin(
         svc,
         &c.i,
@@ -707,7 +788,6 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
     .await?;
     svc.start_action(&c.i, "resize", c.ctx, c.req).await?;
     let s = svc.clone();
-    let inst = c.i.clone();
     tokio::spawn(async move { s.do_resize(inst, new).await });
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -837,6 +917,18 @@ impl ComputeService {
             self.give_back_allocations(&i, &mig.uuid).await;
             let _ = misc::set_migration_status(&self.db, &mig.uuid, "error", self.now()).await;
             return fail(e.to_string()).await;
+        }
+        if sys_str(&i, "old_vm_state").as_deref() == Some(vm::STOPPED) {
+            // A stopped server stays stopped on its new flavor (nova's finish_resize).
+            let _ = self
+                .rpc
+                .call_agent(
+                    &dest,
+                    "power_off",
+                    json!({"uuid": i.uuid, "timeout": 0}),
+                    None,
+                )
+                .await;
         }
         let mut sysmeta = i.system_metadata.clone();
         sysmeta.insert(
@@ -1039,8 +1131,82 @@ async fn revert_resize(c: &Ctx<'_>) -> Result<Response> {
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
+/// `createBackup`: a snapshot typed as a backup; after it uploads, backups of the same
+/// server and type beyond `rotation` are deleted, oldest first.
+async fn create_backup(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Response> {
+    let backup_type = args
+        .get("backup_type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            bad("Invalid input for field/attribute createBackup. 'backup_type' is a required property")
+        })?;
+    let rotation = match args.get("rotation") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse::<i64>().ok(),
+        None => {
+            return Err(bad(
+                "Invalid input for field/attribute createBackup. 'rotation' is a required property",
+            ));
+        }
+        _ => None,
+    }
+    .filter(|r| *r >= 0)
+    .ok_or_else(|| {
+        bad("Invalid input for field/attribute rotation. Value must be an integer >= 0")
+    })?;
+    let backup = Backup {
+        kind: backup_type.to_string(),
+        rotation,
+    };
+    snapshot(c, v, base, args, Some(backup)).await
+}
+
 async fn create_image(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Response> {
+    snapshot(c, v, base, args, None).await
+}
+
+struct Backup {
+    kind: String,
+    rotation: i64,
+}
+
+/// Delete the server's backups of one type beyond `rotation`, oldest first.
+async fn rotate_backups(svc: &ComputeService, i: &Instance, b: &Backup, token: &str) {
+    let query = format!(
+        "?instance_uuid={}&image_type=backup&backup_type={}&sort_key=created_at&sort_dir=desc",
+        i.uuid,
+        percent_encoding::utf8_percent_encode(&b.kind, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let images = match svc.images.list(&query, token).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(instance = %i.uuid, error = %e, "cannot list backups to rotate");
+            return;
+        }
+    };
+    let keep = usize::try_from(b.rotation).unwrap_or(0);
+    for img in images.iter().skip(keep) {
+        if let Some(id) = img["id"].as_str()
+            && let Err(e) = svc.images.delete(id, token).await
+        {
+            tracing::warn!(image = id, error = %e, "cannot delete an old backup");
+        }
+    }
+}
+
+async fn snapshot(
+    c: &Ctx<'_>,
+    v: Version,
+    base: &str,
+    args: &Value,
+    backup: Option<Backup>,
+) -> Result<Response> {
     let svc = c.svc;
+    let action = if backup.is_some() {
+        "createBackup"
+    } else {
+        "createImage"
+    };
     let name = args
         .get("name")
         .and_then(Value::as_str)
@@ -1058,7 +1224,7 @@ async fn create_image(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Resu
         "active" | "stopped" | "paused" | "suspended"
     ) || c.i.task_state.is_some()
     {
-        return Err(wrong_state("createImage", &c.i));
+        return Err(wrong_state(action, &c.i));
     }
     let mut body = json!({
         "name": name,
@@ -1079,19 +1245,27 @@ async fn create_image(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Resu
         if let Some(min_disk) = c.i.image_meta.get("min_disk").and_then(Value::as_i64) {
             o.insert("min_disk".into(), json!(min_disk.max(c.i.flavor.disk)));
         }
+        if let Some(b) = &backup {
+            o.insert("image_type".into(), json!("backup"));
+            o.insert("backup_type".into(), json!(b.kind));
+        }
     }
     let img = svc.images.create(&body, &c.ctx.token).await?;
     let image_id = img["id"].as_str().unwrap_or_default().to_string();
     begin(
         svc,
         &c.i,
-        "createImage",
+        action,
         &[vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED],
-        Some(task::IMAGE_SNAPSHOT),
+        Some(if backup.is_some() {
+            task::IMAGE_BACKUP
+        } else {
+            task::IMAGE_SNAPSHOT
+        }),
         Changes::default(),
     )
     .await?;
-    svc.start_action(&c.i, "createImage", c.ctx, c.req).await?;
+    svc.start_action(&c.i, action, c.ctx, c.req).await?;
     let s = svc.clone();
     let i = c.i.clone();
     let token = c.ctx.token.clone();
@@ -1129,6 +1303,8 @@ async fn create_image(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Resu
         .await;
         if r.is_err() {
             let _ = s.images.delete(&iid, &token).await;
+        } else if let Some(b) = &backup {
+            rotate_backups(&s, &i, b, &token).await;
         }
         let ch = Changes {
             task_state: Some(None),
@@ -1138,8 +1314,12 @@ async fn create_image(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Resu
         let msg = r.as_ref().err().cloned();
         s.event(
             &i.uuid,
-            "createImage",
-            "compute_snapshot_instance",
+            action,
+            if backup.is_some() {
+                "compute_backup_instance"
+            } else {
+                "compute_snapshot_instance"
+            },
             Some(&host),
             start,
             match &msg {

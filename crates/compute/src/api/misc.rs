@@ -493,10 +493,12 @@ pub async fn delete_service(
     let s = misc::service_by_id(&svc.db, &id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("Service {id} not found.")))?;
-    if !instances::on_host(&svc.db, &s.host).await?.is_empty() {
+    if s.binary == COMPUTE_BINARY && !instances::on_host(&svc.db, &s.host).await?.is_empty() {
         return Err(Error::Conflict("Unable to delete compute service that is hosting instances. Migrate or delete the instances first.".to_string()));
     }
-    if let Some(n) = misc::node_by_name(&svc.db, &s.host).await? {
+    if s.binary == COMPUTE_BINARY
+        && let Some(n) = misc::node_by_name(&svc.db, &s.host).await?
+    {
         let _ = svc.placement.delete_provider(&n.uuid).await;
     }
     misc::delete_service(&svc.db, s.id).await?;

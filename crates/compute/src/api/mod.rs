@@ -2,7 +2,11 @@
 
 pub mod actions;
 pub mod aggregates;
+pub mod events;
+pub mod extensions;
 pub mod flavors;
+pub mod hosts;
+pub mod images;
 pub mod keypairs;
 pub mod misc;
 pub mod servers;
@@ -36,50 +40,83 @@ pub fn negotiator() -> Negotiator {
     }
 }
 
-fn version_doc(base: &str) -> Value {
+/// The version documents nova publishes: v2.0 (the legacy API, SUPPORTED, served by
+/// the same code without microversions) and v2.1 (CURRENT, microversioned).
+fn version_doc(base: &str, legacy: bool) -> Value {
+    let (id, status, max, min, updated, path) = if legacy {
+        (
+            "v2.0",
+            "SUPPORTED",
+            String::new(),
+            String::new(),
+            "2011-01-21T11:33:21Z",
+            "v2",
+        )
+    } else {
+        (
+            "v2.1",
+            "CURRENT",
+            MAX_VERSION.to_string(),
+            MIN_VERSION.to_string(),
+            "2013-07-23T11:33:21Z",
+            "v2.1",
+        )
+    };
     json!({
-        "id": "v2.1",
-        "status": "CURRENT",
-        "version": MAX_VERSION.to_string(),
-        "min_version": MIN_VERSION.to_string(),
-        "updated": "2013-07-23T11:33:21Z",
+        "id": id,
+        "status": status,
+        "version": max,
+        "min_version": min,
+        "updated": updated,
         "links": [
-            {"rel": "self", "href": format!("{base}/v2.1/")},
+            {"rel": "self", "href": format!("{base}/{path}/")},
             {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}
         ],
         "media-types": [{"base": "application/json",
-                         "type": "application/vnd.openstack.compute+json;version=2.1"}]
+                         "type": format!("application/vnd.openstack.compute+json;version={}", &id[1..])}]
     })
 }
 
-/// `GET /`: the versions document.
+/// `GET /`: the versions document (200, as nova answers it).
 pub async fn versions(BaseUrl(base): BaseUrl) -> Response {
-    let mut v = version_doc(&base);
-    if let Some(m) = v.as_object_mut() {
-        m.remove("media-types");
-    }
-    (
-        axum::http::StatusCode::MULTIPLE_CHOICES,
-        axum::Json(json!({"versions": [v]})),
-    )
-        .into_response()
+    let list: Vec<Value> = [true, false]
+        .into_iter()
+        .map(|legacy| {
+            let mut v = version_doc(&base, legacy);
+            if let Some(m) = v.as_object_mut() {
+                m.remove("media-types");
+            }
+            v
+        })
+        .collect();
+    axum::Json(json!({"versions": list})).into_response()
 }
 
 /// `GET /v2.1`
 pub async fn version(BaseUrl(base): BaseUrl) -> Response {
-    axum::Json(json!({"version": version_doc(&base)})).into_response()
+    axum::Json(json!({"version": version_doc(&base, false)})).into_response()
+}
+
+/// `GET /v2`
+pub async fn version_legacy(BaseUrl(base): BaseUrl) -> Response {
+    axum::Json(json!({"version": version_doc(&base, true)})).into_response()
 }
 
 pub fn table() -> Routes<Arc<ComputeService>> {
     let r = Routes::new();
     let r = api::route!(r, "/", get(versions, "List API versions"));
     let r = api::route!(r, "/v2.1", get(version, "Show API version 2.1"));
+    let r = api::route!(r, "/v2", get(version_legacy, "Show API version 2.0"));
     r.merge(servers::routes())
         .merge(actions::routes())
         .merge(flavors::routes())
         .merge(keypairs::routes())
         .merge(misc::routes())
         .merge(aggregates::routes())
+        .merge(extensions::routes())
+        .merge(images::routes())
+        .merge(hosts::routes())
+        .merge(events::routes())
 }
 
 /// The compute HTTP service with the shared layers, microversions and token validation.
@@ -100,7 +137,7 @@ pub fn router(svc: Arc<ComputeService>, validator: auth::Validator, max_body: us
     api::service_layers(r, opts)
 }
 
-const PUBLIC: &[&str] = &["get /", "get /v2.1"];
+const PUBLIC: &[&str] = &["get /", "get /v2.1", "get /v2"];
 
 pub fn openapi() -> Value {
     api::openapi::document(

@@ -723,7 +723,7 @@ fn image_meta(img: &Value) -> Value {
     })
 }
 
-fn random_password() -> String {
+pub(crate) fn random_password() -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     (0..12)
         .map(|_| char::from(CHARS[rand::random_range(0..CHARS.len())]))
@@ -1032,7 +1032,8 @@ pub async fn update(
     let i = instances::get(&svc.db, &i.uuid, false)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let body = svc.server_body(&base, &i, svc.viewer(&ctx, v)).await?;
+    let mut body = svc.server_body(&base, &i, svc.viewer(&ctx, v)).await?;
+    super::views::basic_before_2_75(&mut body, v);
     Ok(axum::Json(json!({"server": body})).into_response())
 }
 

@@ -158,6 +158,23 @@ pub fn server(
     Value::Object(s)
 }
 
+/// Update and rebuild answer with the basic server view before 2.75 (no extended
+/// attributes, key name, config drive or security groups).
+pub fn basic_before_2_75(body: &mut Value, v: Version) {
+    if v.at_least(2, 75) {
+        return;
+    }
+    if let Some(m) = body.as_object_mut() {
+        m.retain(|k, _| {
+            (!k.contains(':') || k == "OS-DCF:diskConfig")
+                && !matches!(
+                    k.as_str(),
+                    "config_drive" | "key_name" | "security_groups" | "host_status"
+                )
+        });
+    }
+}
+
 fn prop(i: &Instance, k: &str) -> String {
     i.image_meta
         .get("properties")

@@ -101,6 +101,12 @@ impl Driver for FakeDriver {
         }
         let console = vec![
             format!("[fake] booting {} ({})", spec.hostname, spec.uuid),
+            format!(
+                "[fake] {} vCPU, {} MiB RAM, {} GiB disk",
+                spec.flavor.vcpus, spec.flavor.ram, spec.flavor.disk
+            ),
+            format!("[fake] hostname: {}", spec.hostname),
+            format!("[fake] instance uuid: {}", spec.uuid),
             "FAKE CONSOLE OUTPUT".into(),
         ];
         self.guests.lock().insert(
