@@ -78,11 +78,13 @@ class Cloud:
     def base(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, env=None):
+        """Start `aio`; `env` adds FERROSTACK_<SECTION>__<OPTION> overrides."""
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BINARY, "--config", self.conf, "aio", "--data-dir", self.data_dir],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})})
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

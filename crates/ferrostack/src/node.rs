@@ -512,14 +512,20 @@ pub async fn aio(
         Some(image_url.clone()),
     )
     .await?;
-    let agent = spawn_agent(
-        &cfg,
-        None,
-        compute_driver.as_deref(),
-        bus.clone(),
-        &session,
-        Some(placement_url.clone()),
-    )?;
+    // `[compute] local_agent = false`: this node is a controller only; hypervisors
+    // join with `ferrostack serve compute-agent` over a shared transport_url.
+    let agent = if cfg.flag("compute", "local_agent", true)? {
+        Some(spawn_agent(
+            &cfg,
+            None,
+            compute_driver.as_deref(),
+            bus.clone(),
+            &session,
+            Some(placement_url.clone()),
+        )?)
+    } else {
+        None
+    };
     let validator = auth::Validator {
         inner: id.validator(),
         auth_uri: auth_url.clone(),
@@ -572,7 +578,9 @@ pub async fn aio(
         dir.display()
     );
     let r = run_all(bound).await;
-    agent.abort();
+    if let Some(a) = agent {
+        a.abort();
+    }
     conductor.stop().await;
     bus.close().await;
     id.db.close().await;
