@@ -292,6 +292,14 @@ impl Endpoint for Agent {
                 })
             }),
             "uptime" => Ok(Value::from(uptime_line())),
+            "rescue" => {
+                let image = args
+                    .get("rescue_image_ref")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                d.rescue(&spec(&args)?, image).await.map(|()| Value::Null)
+            }
+            "unrescue" => d.unrescue(&uuid(&args)?).await.map(|()| Value::Null),
             other => return Err(format!("unknown compute agent method {other}")),
         };
         r.map_err(|e| e.to_string())

@@ -369,7 +369,7 @@ impl ComputeService {
         };
         let mut args = op.args.clone();
         args["uuid"] = json!(uuid);
-        if op.method == "rebuild" {
+        if matches!(op.method, "rebuild" | "rescue") {
             args["spec"] = json!(Self::guest_spec(&inst));
         }
         let r = self.rpc.call_agent(&host, op.method, args, None).await;
@@ -466,7 +466,12 @@ impl ComputeService {
     /// Unshelve an offloaded server: schedule it again (a new claim) and spawn it on
     /// the chosen host. Nothing fits: it stays SHELVED_OFFLOADED with the event's
     /// error; the spawn fails: ERROR with a fault, allocations released.
-    pub async fn unshelve_offloaded(self: &Arc<Self>, uuid: String, zone: Option<String>) {
+    pub async fn unshelve_offloaded(
+        self: &Arc<Self>,
+        uuid: String,
+        zone: Option<String>,
+        token: String,
+    ) {
         let start = self.now();
         let Ok(Some(inst)) = instances::get(&self.db, &uuid, false).await else {
             return;
@@ -509,22 +514,36 @@ impl ComputeService {
             ..Default::default()
         };
         let _ = instances::update(&self.db, &uuid, &placed, &expect, &[], self.now()).await;
+        // The guest comes back from its shelved snapshot, which is then deleted.
+        let shelved = inst
+            .system_metadata
+            .get("shelved_image_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut spec = Self::guest_spec(&inst);
+        if let Some(img) = &shelved {
+            spec.image_ref = img.clone();
+        }
         let r = self
             .rpc
-            .call_agent(
-                &host,
-                "spawn",
-                json!({"spec": Self::guest_spec(&inst)}),
-                None,
-            )
+            .call_agent(&host, "spawn", json!({"spec": spec}), None)
             .await;
         let now = self.now();
         match r {
             Ok(_) => {
+                let mut sysmeta = inst.system_metadata.clone();
+                sysmeta.remove("shelved_image_id");
+                sysmeta.remove("shelved_host");
+                if let Some(img) = &shelved
+                    && let Err(e) = self.images.delete(img, &token).await
+                {
+                    tracing::warn!(image = %img, error = %e, "cannot delete the shelved snapshot");
+                }
                 let c = Changes {
                     vm_state: Some(vm::ACTIVE.into()),
                     task_state: Some(None),
                     power_state: Some(power::RUNNING),
+                    system_metadata: Some(sysmeta),
                     ..Default::default()
                 };
                 let _ = instances::update(&self.db, &uuid, &c, &expect, &[], now).await;

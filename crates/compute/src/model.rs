@@ -41,6 +41,8 @@ pub mod task {
     pub const POWERING_OFF: &str = "powering-off";
     pub const POWERING_ON: &str = "powering-on";
     pub const REBUILDING: &str = "rebuilding";
+    pub const RESCUING: &str = "rescuing";
+    pub const UNRESCUING: &str = "unrescuing";
     pub const REBUILD_SPAWNING: &str = "rebuild_spawning";
     pub const RESIZE_PREP: &str = "resize_prep";
     pub const RESIZE_MIGRATING: &str = "resize_migrating";

@@ -221,4 +221,11 @@ CREATE TABLE aggregate_metadata (
 ){TABLE};
 "#,
     },
+    Migration {
+        version: 3,
+        name: "flavor internal ids",
+        sql: r#"
+ALTER TABLE flavor ADD COLUMN internal_id BIGINT;
+"#,
+    },
 ];

@@ -159,6 +159,8 @@ pub async fn action(
         "forceDelete" => "os_compute_api:os-deferred-delete:force",
         "restore" => "os_compute_api:os-deferred-delete:restore",
         "os-resetState" => "os_compute_api:os-admin-actions:reset_state",
+        "rescue" => "os_compute_api:os-rescue",
+        "unrescue" => "os_compute_api:os-unrescue",
         "os-getVNCConsole" | "os-getSPICEConsole" | "os-getSerialConsole" | "os-getRDPConsole" => {
             "os_compute_api:os-remote-consoles"
         }
@@ -421,6 +423,24 @@ pub async fn action(
         "createImage" => create_image(&c, v, &base, args).await,
         "createBackup" => create_backup(&c, v, &base, args).await,
         "shelve" => shelve(&c).await,
+        "rescue" => rescue(&c, args).await,
+        "unrescue" => {
+            c.simple(
+                "unrescue",
+                "unrescue",
+                &[vm::RESCUED],
+                task::UNRESCUING,
+                op(
+                    "unrescue",
+                    "compute_unrescue_instance",
+                    "unrescue",
+                    json!({}),
+                    vm::ACTIVE,
+                    task::UNRESCUING,
+                ),
+            )
+            .await
+        }
         "shelveOffload" => {
             check_lock(&svc, &ctx, &c.i)?;
             begin(
@@ -526,48 +546,225 @@ pub async fn remote_consoles(
     Ok(axum::Json(json!({"remote_console": v})).into_response())
 }
 
-/// Shelve: power off; with `[DEFAULT] shelved_offload_time = 0` (nova's default) the
-/// server is offloaded right away.
+/// Shelve: power off, snapshot the disk to the image `NAME-shelved` (kept in the
+/// system metadata as `shelved_image_id`), SHELVED; with `[DEFAULT]
+/// shelved_offload_time = 0` (nova's default) the server is offloaded right away.
 async fn shelve(c: &Ctx<'_>) -> Result<Response> {
     let svc = c.svc;
     check_lock(svc, c.ctx, &c.i)?;
-    begin(
+    let states = [vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED];
+    if !states.contains(&c.i.vm_state.as_str()) || c.i.task_state.is_some() {
+        return Err(wrong_state("shelve", &c.i));
+    }
+    let img = svc
+        .images
+        .create(
+            &json!({
+                "name": format!("{}-shelved", c.i.name),
+                "disk_format": "raw",
+                "container_format": "bare",
+                "visibility": "private",
+                "instance_uuid": c.i.uuid,
+                "image_type": "snapshot",
+                "base_image_ref": c.i.image_ref,
+                "user_id": c.i.user_id,
+            }),
+            &c.ctx.token,
+        )
+        .await?;
+    let image_id = img["id"].as_str().unwrap_or_default().to_string();
+    if let Err(e) = begin(
         svc,
         &c.i,
         "shelve",
-        &[vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED],
+        &states,
         Some(task::SHELVING),
         Changes::default(),
     )
-    .await?;
+    .await
+    {
+        let _ = svc.images.delete(&image_id, &c.ctx.token).await;
+        return Err(e);
+    }
     svc.start_action(&c.i, "shelve", c.ctx, c.req).await?;
     let s = svc.clone();
-    let id = c.i.uuid.clone();
-    let shelve = op(
-        "shelve",
-        "compute_shelve_instance",
-        "power_off",
-        json!({"timeout": svc.cfg.shutdown_timeout}),
-        vm::SHELVED,
-        task::SHELVING,
-    );
-    tokio::spawn(async move {
-        s.run_op(id.clone(), shelve).await;
-        if s.cfg.shelved_offload_time != 0 {
-            return;
-        }
-        let to_offload = Changes {
-            task_state: Some(Some(task::SHELVING_OFFLOADING.into())),
+    let i = c.i.clone();
+    let token = c.ctx.token.clone();
+    tokio::spawn(async move { s.shelve_in_background(i, image_id, token).await });
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+impl ComputeService {
+    /// Set the task state of a server (progress of a long action).
+    async fn set_task(&self, uuid: &str, t: &str) {
+        let ch = Changes {
+            task_state: Some(Some(t.into())),
             ..Default::default()
         };
-        if instances::update(&s.db, &id, &to_offload, &[None], &[vm::SHELVED], s.now())
-            .await
-            .unwrap_or(false)
-        {
-            s.offload(id, "shelve").await;
+        let _ = instances::update(&self.db, uuid, &ch, &[], &[], self.now()).await;
+    }
+
+    /// Snapshot the guest on its host and upload the disk to `image_id` (created
+    /// beforehand, as the caller), moving through the two task states given. A
+    /// failure deletes the image.
+    async fn snapshot_to_image(
+        &self,
+        i: &Instance,
+        image_id: &str,
+        token: &str,
+        tasks: [&str; 2],
+    ) -> std::result::Result<(), String> {
+        let host = i.host.clone().unwrap_or_default();
+        self.set_task(&i.uuid, tasks[0]).await;
+        let r = async {
+            let snap = self
+                .rpc
+                .call_agent(&host, "snapshot", json!({"uuid": i.uuid}), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.set_task(&i.uuid, tasks[1]).await;
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(snap["data"].as_str().unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+            self.images
+                .upload(image_id, data, token)
+                .await
+                .map_err(|e| e.to_string())
         }
-    });
-    Ok(StatusCode::ACCEPTED.into_response())
+        .await;
+        if r.is_err() {
+            let _ = self.images.delete(image_id, token).await;
+        }
+        r
+    }
+
+    async fn shelve_in_background(self: Arc<Self>, i: Instance, image_id: String, token: String) {
+        let start = self.now();
+        let host = i.host.clone().unwrap_or_default();
+        let event = "compute_shelve_instance";
+        let mut r = self
+            .rpc
+            .call_agent(
+                &host,
+                "power_off",
+                json!({"uuid": i.uuid, "timeout": self.cfg.shutdown_timeout}),
+                None,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        if r.is_ok() {
+            r = self
+                .snapshot_to_image(
+                    &i,
+                    &image_id,
+                    &token,
+                    [
+                        task::SHELVING_IMAGE_PENDING_UPLOAD,
+                        task::SHELVING_IMAGE_UPLOADING,
+                    ],
+                )
+                .await;
+        } else {
+            let _ = self.images.delete(&image_id, &token).await;
+        }
+        let offload = r.is_ok() && self.cfg.shelved_offload_time == 0;
+        let ch = match &r {
+            Ok(()) => {
+                let mut sysmeta = i.system_metadata.clone();
+                sysmeta.insert("shelved_image_id".into(), json!(image_id));
+                sysmeta.insert("shelved_host".into(), json!(host));
+                Changes {
+                    vm_state: Some(vm::SHELVED.into()),
+                    power_state: Some(crate::model::power::SHUTDOWN),
+                    task_state: Some(offload.then(|| task::SHELVING_OFFLOADING.into())),
+                    system_metadata: Some(sysmeta),
+                    ..Default::default()
+                }
+            }
+            Err(_) => Changes {
+                task_state: Some(None),
+                ..Default::default()
+            },
+        };
+        let _ = instances::update(&self.db, &i.uuid, &ch, &[], &[], self.now()).await;
+        self.event(
+            &i.uuid,
+            "shelve",
+            event,
+            Some(&host),
+            start,
+            r.as_ref().map(|_| ()).map_err(String::as_str),
+        )
+        .await;
+        if offload {
+            self.offload(i.uuid.clone(), "shelve").await;
+        }
+    }
+}
+
+/// Rescue: boot from a rescue image (the server's own, or `rescue_image_ref`); the
+/// answer carries the admin password.
+async fn rescue(c: &Ctx<'_>, args: &Value) -> Result<Response> {
+    let svc = c.svc;
+    check_lock(svc, c.ctx, &c.i)?;
+    let o = match args {
+        Value::Null => Map::new(),
+        Value::Object(o) => o.clone(),
+        _ => return Err(bad("Invalid input for field/attribute rescue.")),
+    };
+    if let Some(k) = o
+        .keys()
+        .find(|k| !matches!(k.as_str(), "adminPass" | "rescue_image_ref"))
+    {
+        return Err(bad(format!(
+            "Invalid input for field/attribute rescue. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    let password = match o.get("adminPass") {
+        None => super::servers::random_password(),
+        Some(Value::String(p)) if !p.is_empty() && p.len() <= 255 => p.clone(),
+        Some(_) => return Err(bad("Invalid input for field/attribute adminPass.")),
+    };
+    let image = match o.get("rescue_image_ref") {
+        None => c.i.image_ref.clone(),
+        Some(Value::String(r)) => {
+            svc.images
+                .get(r, &c.ctx.token)
+                .await?
+                .ok_or_else(|| bad(format!("Image {r} could not be found.")))?;
+            r.clone()
+        }
+        Some(_) => return Err(bad("Invalid input for field/attribute rescue_image_ref.")),
+    };
+    if image.is_empty() {
+        return Err(bad("Cannot rescue a volume-backed instance"));
+    }
+    begin(
+        svc,
+        &c.i,
+        "rescue",
+        &[vm::ACTIVE, vm::STOPPED, vm::ERROR],
+        Some(task::RESCUING),
+        Changes::default(),
+    )
+    .await?;
+    svc.start_action(&c.i, "rescue", c.ctx, c.req).await?;
+    let s = svc.clone();
+    let id = c.i.uuid.clone();
+    let go = Op {
+        error_state: Some(vm::ERROR),
+        ..op(
+            "rescue",
+            "compute_rescue_instance",
+            "rescue",
+            json!({"rescue_image_ref": image}),
+            vm::RESCUED,
+            task::RESCUING,
+        )
+    };
+    tokio::spawn(async move { s.run_op(id, go).await });
+    Ok(axum::Json(json!({"adminPass": password})).into_response())
 }
 
 /// Unshelve: power on where it is, or schedule and spawn an offloaded server (2.77+
@@ -607,7 +804,8 @@ async fn unshelve(c: &Ctx<'_>, v: Version, args: &Value) -> Result<Response> {
     let s = svc.clone();
     let id = c.i.uuid.clone();
     if c.i.vm_state == vm::SHELVED_OFFLOADED {
-        tokio::spawn(async move { s.unshelve_offloaded(id, zone).await });
+        let token = c.ctx.token.clone();
+        tokio::spawn(async move { s.unshelve_offloaded(id, zone, token).await });
     } else {
         let on = op(
             "unshelve",
@@ -617,7 +815,26 @@ async fn unshelve(c: &Ctx<'_>, v: Version, args: &Value) -> Result<Response> {
             vm::ACTIVE,
             task::UNSHELVING,
         );
-        tokio::spawn(async move { s.run_op(id, on).await });
+        let token = c.ctx.token.clone();
+        let shelved = c.i.system_metadata.get("shelved_image_id").cloned();
+        tokio::spawn(async move {
+            s.run_op(id.clone(), on).await;
+            // Back on its host: the shelved snapshot is no longer needed.
+            if let Ok(Some(i)) = instances::get(&s.db, &id, false).await
+                && i.vm_state == vm::ACTIVE
+                && let Some(img) = shelved.as_ref().and_then(Value::as_str)
+            {
+                let _ = s.images.delete(img, &token).await;
+                let mut sysmeta = i.system_metadata.clone();
+                sysmeta.remove("shelved_image_id");
+                sysmeta.remove("shelved_host");
+                let ch = Changes {
+                    system_metadata: Some(sysmeta),
+                    ..Default::default()
+                };
+                let _ = instances::update(&s.db, &id, &ch, &[], &[], s.now()).await;
+            }
+        });
     }
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -721,7 +938,11 @@ async fn rebuild(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Re
         .await?
         .ok_or_else(|| super::servers::not_found(&c.i.uuid))?;
     let mut body = svc.server_body(base, &i, svc.viewer(c.ctx, v)).await?;
-    super::views::basic_before_2_75(&mut body, v);
+    super::views::basic_before_2_75(&mut body, v, v.at_least(2, 54));
+    svc.add_server_groups(&mut body, &i, v).await?;
+    if v.at_least(2, 57) {
+        body["user_data"] = json!(i.user_data);
+    }
     body["adminPass"] = json!(match args.get("adminPass").and_then(Value::as_str) {
         Some(p) => p.to_string(),
         None => super::servers::random_password(),
@@ -1273,37 +1494,17 @@ async fn snapshot(
     tokio::spawn(async move {
         let start = s.now();
         let host = i.host.clone().unwrap_or_default();
-        let step = |t: &'static str| {
-            let s = s.clone();
-            let id = i.uuid.clone();
-            async move {
-                let ch = Changes {
-                    task_state: Some(Some(t.into())),
-                    ..Default::default()
-                };
-                let _ = instances::update(&s.db, &id, &ch, &[], &[], s.now()).await;
-            }
-        };
-        step(task::IMAGE_PENDING_UPLOAD).await;
-        let r = async {
-            let snap = s
-                .rpc
-                .call_agent(&host, "snapshot", json!({"uuid": i.uuid}), None)
-                .await
-                .map_err(|e| e.to_string())?;
-            step(task::IMAGE_UPLOADING).await;
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(snap["data"].as_str().unwrap_or_default())
-                .map_err(|e| e.to_string())?;
-            s.images
-                .upload(&iid, data, &token)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        if r.is_err() {
-            let _ = s.images.delete(&iid, &token).await;
-        } else if let Some(b) = &backup {
+        let r = s
+            .snapshot_to_image(
+                &i,
+                &iid,
+                &token,
+                [task::IMAGE_PENDING_UPLOAD, task::IMAGE_UPLOADING],
+            )
+            .await;
+        if r.is_ok()
+            && let Some(b) = &backup
+        {
             rotate_backups(&s, &i, b, &token).await;
         }
         let ch = Changes {

@@ -52,6 +52,36 @@ fn generate(comment: &str) -> Result<(String, String)> {
     Ok((private, public))
 }
 
+/// nova's x509 fingerprint: SHA-1 of the certificate's DER, colon-separated hex.
+fn x509_fingerprint(pem: &str) -> Option<String> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.trim().as_bytes()).ok()?;
+    p.parse_x509().ok()?;
+    use sha1::Digest;
+    let d = sha1::Sha1::digest(&p.contents);
+    Some(
+        d.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+/// A new x509 key pair for certificate (WinRM) authentication: a self-signed client
+/// certificate for the user with its private key (nova signs an RSA key; this is
+/// ECDSA P-256). Returns (private key PEM, certificate PEM).
+fn generate_x509(user_id: &str) -> Result<(String, String)> {
+    let internal = |e: rcgen::Error| Error::Internal(e.to_string());
+    let key = rcgen::KeyPair::generate().map_err(internal)?;
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, user_id);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+    let cert = params.self_signed(&key).map_err(internal)?;
+    Ok((key.serialize_pem(), cert.pem()))
+}
+
 fn view(k: &Keypair, v: Version, detail: bool) -> Value {
     let mut o = json!({"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint});
     if v.at_least(2, 2) {
@@ -136,11 +166,6 @@ pub async fn create(
             )));
         }
     };
-    if key_type == "x509" {
-        return Err(bad(
-            "Keypair data is invalid: x509 certificates are not supported by this deployment",
-        ));
-    }
     let limit = crate::quota::get(
         &svc.quota_limits(ctx.user.project_id().unwrap_or_default(), Some(&user))
             .await?,
@@ -159,13 +184,21 @@ pub async fn create(
                 "Invalid input for field/attribute keypair. 'public_key' is a required property",
             ));
         }
+        None if key_type == "x509" => {
+            let (private, cert) = generate_x509(&user)?;
+            (cert, Some(private))
+        }
         None => {
             let (private, public) = generate(&name)?;
             (public, Some(private))
         }
     };
-    let fp = fingerprint(&public_key)
-        .ok_or_else(|| bad("Keypair data is invalid: failed to generate fingerprint"))?;
+    let fp = if key_type == "x509" {
+        x509_fingerprint(&public_key)
+    } else {
+        fingerprint(&public_key)
+    }
+    .ok_or_else(|| bad("Keypair data is invalid: failed to generate fingerprint"))?;
     if keypairs::get(&svc.db, &user, &name).await?.is_some() {
         return Err(Error::Conflict(format!(
             "Key pair '{name}' already exists."
@@ -320,5 +353,15 @@ mod tests {
         assert_eq!(fp.split(':').count(), 16);
         assert!(fingerprint("ssh-rsa not-base64 x").is_none());
         assert!(fingerprint("").is_none());
+    }
+
+    #[test]
+    fn x509_keypair_round_trip() {
+        let (private, cert) = generate_x509("user-1").unwrap();
+        assert!(private.contains("PRIVATE KEY"));
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        let fp = x509_fingerprint(&cert).unwrap();
+        assert_eq!(fp.split(':').count(), 20);
+        assert_eq!(x509_fingerprint("not a certificate"), None);
     }
 }

@@ -67,6 +67,9 @@ pub async fn limits(State(svc): St, ctx: Context, v: Version, p: Params) -> Resu
             abs[k] = json!(val);
         }
     }
+    if !v.at_least(2, 39) {
+        abs["maxImageMeta"] = json!(g("metadata_items"));
+    }
     if !v.at_least(2, 57) {
         abs["maxPersonality"] = json!(g("injected_files"));
         abs["maxPersonalitySize"] = json!(g("injected_file_content_bytes"));
@@ -1001,6 +1004,7 @@ pub async fn usage_show(
 
 pub async fn migrations(State(svc): St, ctx: Context, v: Version, p: Params) -> Result<Response> {
     svc.enforce(&ctx, "os_compute_api:os-migrations:index", &json!({}))?;
+    let internal = crate::store::flavors::internal_ids(&svc.db).await?;
     let list: Vec<Value> = misc::migrations(&svc.db, p.get("instance_uuid"))
         .await?
         .iter()
@@ -1014,8 +1018,8 @@ pub async fn migrations(State(svc): St, ctx: Context, v: Version, p: Params) -> 
                 "id": m.id, "instance_uuid": m.instance_uuid, "status": m.status,
                 "source_compute": m.source_compute, "dest_compute": m.dest_compute,
                 "source_node": m.source_node, "dest_node": m.dest_node, "dest_host": m.dest_compute,
-                "old_instance_type_id": m.old_flavor_id, "new_instance_type_id": m.new_flavor_id,
-                "source_region": "RegionOne", "dest_region": "RegionOne",
+                "old_instance_type_id": m.old_flavor_id.as_ref().and_then(|f| internal.get(f)),
+                "new_instance_type_id": m.new_flavor_id.as_ref().and_then(|f| internal.get(f)),
                 "created_at": iso_micro(m.created_at), "updated_at": iso_micro(m.updated_at),
             });
             if v.at_least(2, 23) {

@@ -107,6 +107,20 @@ impl ComputeService {
             .collect())
     }
 
+    /// `server_groups` (the server's group, 2.71+) in show, update and rebuild answers.
+    pub async fn add_server_groups(
+        &self,
+        body: &mut Value,
+        i: &Instance,
+        v: Version,
+    ) -> Result<()> {
+        if v.at_least(2, 71) {
+            let g = misc::group_of(&self.db, &i.uuid).await?;
+            body["server_groups"] = json!(g.map(|g| vec![g.id]).unwrap_or_default());
+        }
+        Ok(())
+    }
+
     pub async fn server_body(&self, base: &str, i: &Instance, who: Viewer) -> Result<Value> {
         Ok(self
             .render(base, std::slice::from_ref(i), who)
@@ -534,14 +548,7 @@ pub async fn create(
             "Invalid input for field/attribute accessIPv4. Value: {ip}. '{ip}' is not a 'ipv4'"
         )));
     }
-    let access_v6 = str_field(s, "accessIPv6", 64)?.map(str::to_string);
-    if let Some(ip) = &access_v6
-        && ip.parse::<std::net::Ipv6Addr>().is_err()
-    {
-        return Err(bad(format!(
-            "Invalid input for field/attribute accessIPv6. Value: {ip}. '{ip}' is not a 'ipv6'"
-        )));
-    }
+    let access_v6 = ipv6_field(s)?.filter(|x| !x.is_empty());
     let admin_pass = match str_field(s, "adminPass", 255)? {
         Some(p) => p.to_string(),
         None => random_password(),
@@ -721,6 +728,23 @@ fn image_meta(img: &Value) -> Value {
         "container_format": img["container_format"], "os_hash_algo": img["os_hash_algo"],
         "os_hash_value": img["os_hash_value"], "checksum": img["checksum"], "properties": props,
     })
+}
+
+/// `accessIPv6` in its canonical (compressed) form, as nova stores it; "" clears.
+fn ipv6_field(s: &Map<String, Value>) -> Result<Option<String>> {
+    let Some(ip) = str_field(s, "accessIPv6", 64)? else {
+        return Ok(None);
+    };
+    if ip.is_empty() {
+        return Ok(Some(String::new()));
+    }
+    ip.parse::<std::net::Ipv6Addr>()
+        .map(|a| Some(a.to_string()))
+        .map_err(|_| {
+            bad(format!(
+                "Invalid input for field/attribute accessIPv6. Value: {ip}. '{ip}' is not a 'ipv6'"
+            ))
+        })
 }
 
 pub(crate) fn random_password() -> String {
@@ -956,10 +980,7 @@ pub async fn show(
         .visible(&ctx, &id, "os_compute_api:servers:show")
         .await?;
     let mut body = svc.server_body(&base, &i, svc.viewer(&ctx, v)).await?;
-    if v.at_least(2, 71) {
-        let g = misc::group_of(&svc.db, &i.uuid).await?;
-        body["server_groups"] = json!(g.map(|g| vec![g.id]).unwrap_or_default());
-    }
+    svc.add_server_groups(&mut body, &i, v).await?;
     Ok(axum::Json(json!({"server": body})).into_response())
 }
 
@@ -1017,23 +1038,15 @@ pub async fn update(
         c.access_ip_v4 = Some(ip.filter(|x| !x.is_empty()));
     }
     if s.contains_key("accessIPv6") {
-        let ip = str_field(s, "accessIPv6", 64)?.map(str::to_string);
-        if let Some(x) = &ip
-            && !x.is_empty()
-            && x.parse::<std::net::Ipv6Addr>().is_err()
-        {
-            return Err(bad(format!(
-                "Invalid input for field/attribute accessIPv6. Value: {x}. '{x}' is not a 'ipv6'"
-            )));
-        }
-        c.access_ip_v6 = Some(ip.filter(|x| !x.is_empty()));
+        c.access_ip_v6 = Some(ipv6_field(s)?.filter(|x| !x.is_empty()));
     }
     instances::update(&svc.db, &id, &c, &[], &[], svc.now()).await?;
     let i = instances::get(&svc.db, &i.uuid, false)
         .await?
         .ok_or_else(|| not_found(&id))?;
     let mut body = svc.server_body(&base, &i, svc.viewer(&ctx, v)).await?;
-    super::views::basic_before_2_75(&mut body, v);
+    super::views::basic_before_2_75(&mut body, v, false);
+    svc.add_server_groups(&mut body, &i, v).await?;
     Ok(axum::Json(json!({"server": body})).into_response())
 }
 

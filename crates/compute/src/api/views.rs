@@ -160,7 +160,8 @@ pub fn server(
 
 /// Update and rebuild answer with the basic server view before 2.75 (no extended
 /// attributes, key name, config drive or security groups).
-pub fn basic_before_2_75(body: &mut Value, v: Version) {
+/// `keep_key_name`: rebuild shows `key_name` from 2.54.
+pub fn basic_before_2_75(body: &mut Value, v: Version, keep_key_name: bool) {
     if v.at_least(2, 75) {
         return;
     }
@@ -169,8 +170,9 @@ pub fn basic_before_2_75(body: &mut Value, v: Version) {
             (!k.contains(':') || k == "OS-DCF:diskConfig")
                 && !matches!(
                     k.as_str(),
-                    "config_drive" | "key_name" | "security_groups" | "host_status"
+                    "config_drive" | "security_groups" | "host_status"
                 )
+                && (k != "key_name" || keep_key_name)
         });
     }
 }

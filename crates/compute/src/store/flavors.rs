@@ -28,9 +28,23 @@ fn row(r: &db::Row) -> db::Result<(Flavor, i64)> {
     ))
 }
 
+/// Flavor id → nova's internal integer id (shown by `os-migrations` as
+/// `old_instance_type_id` / `new_instance_type_id`).
+pub async fn internal_ids(db: &Db) -> db::Result<std::collections::HashMap<String, i64>> {
+    let rows = db
+        .q("SELECT id, internal_id FROM flavor WHERE internal_id IS NOT NULL")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.text("id")?, r.int("internal_id")?)))
+        .collect()
+}
+
 pub async fn insert(db: &Db, f: &Flavor, now: i64) -> db::Result<()> {
-    db.q("INSERT INTO flavor (id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, disabled, description, extra_specs, created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    let mut tx = db.begin().await?;
+    let internal = super::next_id(db, &mut tx, "flavor").await?;
+    db.q("INSERT INTO flavor (id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, disabled, description, extra_specs, created_at, updated_at, internal_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(&f.id)
         .bind(&f.name)
         .bind(f.vcpus)
@@ -45,9 +59,10 @@ pub async fn insert(db: &Db, f: &Flavor, now: i64) -> db::Result<()> {
         .bind(Value::Object(f.extra_specs.clone()).to_string())
         .bind(now)
         .bind(now)
-        .execute(db.pool())
+        .bind(internal)
+        .execute(tx.conn())
         .await?;
-    Ok(())
+    tx.commit().await
 }
 
 pub async fn get(db: &Db, id: &str) -> db::Result<Option<Flavor>> {

@@ -170,8 +170,7 @@ pub struct Filter {
     pub user_id: Option<String>,
     pub vm_states: Option<Vec<String>>,
     pub task_states: Option<Vec<String>>,
-    /// Substring / regex-ish match on the name (nova treats `name` as a regex; we
-    /// support plain substrings and `^`/`$` anchors).
+    /// A regular expression the name must match (anywhere), as nova treats `name`.
     pub name: Option<String>,
     pub host: Option<String>,
     pub node: Option<String>,
@@ -279,25 +278,14 @@ pub async fn list(
         sql.push_str(" AND flavor LIKE ?");
         args.push(format!("%\"id\":{}%", serde_json::Value::from(fl.as_str())).into());
     }
-    if let Some(n) = &f.name {
-        let (pre, body, post) = (
-            n.starts_with('^'),
-            n.trim_start_matches('^').trim_end_matches('$'),
-            n.ends_with('$'),
-        );
-        let body = body
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pat = format!(
-            "{}{}{}",
-            if pre { "" } else { "%" },
-            body.replace(".*", "%"),
-            if post { "" } else { "%" }
-        );
-        sql.push_str(" AND name LIKE ? ESCAPE '\\'");
-        args.push(pat.into());
-    }
+    // nova matches `name` as a regular expression (anywhere in the name): the SQL
+    // keeps every other filter and the regex runs here, before the limit.
+    let name_re = f.name.as_deref().map(|n| {
+        regex::Regex::new(n).unwrap_or_else(|_| {
+            regex::Regex::new(&regex::escape(n))
+                .unwrap_or_else(|_| regex::Regex::new("$^").expect("valid"))
+        })
+    });
     if let Some(d) = &f.description {
         sql.push_str(" AND description LIKE ?");
         args.push(format!("%{d}%").into());
@@ -366,11 +354,10 @@ pub async fn list(
         .iter()
         .map(|(c, asc)| format!("{c} {}", if *asc { "ASC" } else { "DESC" }))
         .collect();
-    sql.push_str(&format!(
-        " ORDER BY {} LIMIT {}",
-        order.join(", "),
-        limit.max(0)
-    ));
+    sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    if name_re.is_none() {
+        sql.push_str(&format!(" LIMIT {}", limit.max(0)));
+    }
     let mut out: Vec<Instance> = db
         .q(&sql)
         .bind_all(args)
@@ -379,6 +366,10 @@ pub async fn list(
         .iter()
         .map(row)
         .collect::<db::Result<_>>()?;
+    if let Some(re) = &name_re {
+        out.retain(|i| re.is_match(&i.name));
+        out.truncate(usize::try_from(limit.max(0)).unwrap_or(usize::MAX));
+    }
     load_tags(db, &mut out).await?;
     Ok(out)
 }

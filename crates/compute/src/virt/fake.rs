@@ -189,6 +189,24 @@ impl Driver for FakeDriver {
         })
     }
 
+    async fn rescue(&self, spec: &GuestSpec, rescue_image: &str) -> DriverResult<()> {
+        if Self::told_to_fail(spec, "rescue") {
+            return Err(DriverError::Failed(
+                "fake driver told to fail rescue".into(),
+            ));
+        }
+        self.with(&spec.uuid, |g| {
+            g.state = power::RUNNING;
+            g.console
+                .push(format!("[fake] rescue boot from image {rescue_image}"));
+            Ok(())
+        })
+    }
+
+    async fn unrescue(&self, uuid: &str) -> DriverResult<()> {
+        self.transition(uuid, "unrescue", &[], power::RUNNING)
+    }
+
     async fn console_output(&self, uuid: &str) -> DriverResult<String> {
         self.with(uuid, |g| {
             let mut s = g.console.join("\n");

@@ -92,6 +92,18 @@ pub trait Driver: Send + Sync {
     async fn console_output(&self, uuid: &str) -> DriverResult<String>;
     /// The guest's root disk flattened, as image data (`disk_format`, bytes path).
     async fn snapshot(&self, uuid: &str) -> DriverResult<Snapshot>;
+    /// Boot the guest from a rescue image with its own disk attached second.
+    async fn rescue(&self, _spec: &GuestSpec, _rescue_image: &str) -> DriverResult<()> {
+        Err(DriverError::Unsupported(
+            "Rescue is not supported by this driver.".into(),
+        ))
+    }
+    /// Back from rescue: boot from the guest's own disk again.
+    async fn unrescue(&self, _uuid: &str) -> DriverResult<()> {
+        Err(DriverError::Unsupported(
+            "Unrescue is not supported by this driver.".into(),
+        ))
+    }
     /// Remote console access, when the driver has one.
     async fn console(&self, _uuid: &str, kind: &str) -> DriverResult<Value> {
         Err(DriverError::Unsupported(format!(
