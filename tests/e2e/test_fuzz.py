@@ -9,13 +9,18 @@ import pytest
 from conftest import ROOT, VENV_BIN, Cloud
 
 
-@pytest.mark.parametrize("service", ["identity", "image"])
+@pytest.mark.parametrize("service", ["identity", "image", "placement", "compute"])
 def test_api_has_no_server_errors(tmp_path, service):
     c = Cloud(str(tmp_path))
     c.start()
     try:
         token = c.os("token", "issue", "-f", "value", "-c", "id").stdout.strip()
-        base = c.base if service == "identity" else f"http://127.0.0.1:{c.image_port}"
+        base = {
+            "identity": c.base,
+            "image": f"http://127.0.0.1:{c.image_port}",
+            "placement": f"http://127.0.0.1:{c.placement_port}",
+            "compute": f"http://127.0.0.1:{c.compute_port}",
+        }[service]
         p = subprocess.run(
             [os.path.join(VENV_BIN, "schemathesis"), "run",
              os.path.join(ROOT, "docs", "openapi", f"{service}.json"),

@@ -206,6 +206,10 @@ impl Db {
                             conn.execute("PRAGMA busy_timeout=10000").await?;
                             conn.execute("PRAGMA foreign_keys=ON").await?;
                             conn.execute("PRAGMA synchronous=NORMAL").await?;
+                            // 1 MiB of page cache per connection (SQLite's default is
+                            // 2 MiB): the OS caches the file too, and 8 connections
+                            // per database add up.
+                            conn.execute("PRAGMA cache_size=-1024").await?;
                         }
                         Backend::MySql => {
                             conn.execute(

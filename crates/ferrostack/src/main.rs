@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+/// jemalloc returns freed memory to the system (background purging) where glibc's
+/// per-thread arenas kept hundreds of MiB after large listings: measured in
+/// docs/performance.md.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// OpenStack-compatible cloud in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "ferrostack", version, about, long_about = None)]
