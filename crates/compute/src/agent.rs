@@ -292,6 +292,7 @@ impl Endpoint for Agent {
                 })
             }),
             "uptime" => Ok(Value::from(uptime_line())),
+            "diagnostics" => d.diagnostics(&uuid(&args)?).await,
             "rescue" => {
                 let image = args
                     .get("rescue_image_ref")

@@ -546,6 +546,54 @@ pub async fn remote_consoles(
     Ok(axum::Json(json!({"remote_console": v})).into_response())
 }
 
+/// `GET /servers/{id}/diagnostics` (admin): the driver's view of the guest; before
+/// 2.48 in the flat libvirt-style layout.
+pub async fn diagnostics(
+    State(svc): St,
+    ctx: Context,
+    v: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let i = svc
+        .visible(&ctx, &id, "os_compute_api:os-server-diagnostics")
+        .await?;
+    let Some(host) = i.host.clone() else {
+        return Err(Error::Conflict(format!(
+            "Cannot 'get_diagnostics' instance {id} while it is in vm_state {}",
+            i.vm_state
+        )));
+    };
+    let d = svc
+        .rpc
+        .call_agent(&host, "diagnostics", json!({"uuid": i.uuid}), None)
+        .await
+        .map_err(|e| Error::NotImplemented(e.to_string()))?;
+    if v.at_least(2, 48) {
+        return Ok(axum::Json(d).into_response());
+    }
+    let mut flat = Map::new();
+    for c in d["cpu_details"].as_array().into_iter().flatten() {
+        flat.insert(format!("cpu{}_time", c["id"]), c["time"].clone());
+    }
+    for (n, disk) in d["disk_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let dev = format!("vd{}", char::from(b'a' + u8::try_from(n % 26).unwrap_or(0)));
+        flat.insert(format!("{dev}_read"), disk["read_bytes"].clone());
+        flat.insert(format!("{dev}_read_req"), disk["read_requests"].clone());
+        flat.insert(format!("{dev}_write"), disk["write_bytes"].clone());
+        flat.insert(format!("{dev}_write_req"), disk["write_requests"].clone());
+        flat.insert(format!("{dev}_errors"), disk["errors_count"].clone());
+    }
+    let mb = d["memory_details"]["maximum"].as_i64().unwrap_or(0);
+    flat.insert("memory".into(), json!(mb * 1024));
+    flat.insert("memory-actual".into(), json!(mb * 1024));
+    Ok(axum::Json(Value::Object(flat)).into_response())
+}
+
 /// Shelve: power off, snapshot the disk to the image `NAME-shelved` (kept in the
 /// system metadata as `shelved_image_id`), SHELVED; with `[DEFAULT]
 /// shelved_offload_time = 0` (nova's default) the server is offloaded right away.
@@ -940,6 +988,9 @@ async fn rebuild(c: &Ctx<'_>, v: Version, base: &str, args: &Value) -> Result<Re
     let mut body = svc.server_body(base, &i, svc.viewer(c.ctx, v)).await?;
     super::views::basic_before_2_75(&mut body, v, v.at_least(2, 54));
     svc.add_server_groups(&mut body, &i, v).await?;
+    if let Some(m) = body.as_object_mut() {
+        m.remove("OS-EXT-SRV-ATTR:user_data");
+    }
     if v.at_least(2, 57) {
         body["user_data"] = json!(i.user_data);
     }
@@ -1547,6 +1598,11 @@ pub fn routes() -> Routes<Arc<ComputeService>> {
         r,
         "/v2.1/servers/{server_id}/action",
         post(action, "Run a server action")
+    );
+    let r = api::route!(
+        r,
+        "/v2.1/servers/{server_id}/diagnostics",
+        get(diagnostics, "Show server diagnostics")
     );
     api::route!(
         r,

@@ -151,11 +151,13 @@ pub async fn power(
     if !matches!(action.as_str(), "startup" | "shutdown" | "reboot") {
         return Err(Error::NotFound("The resource could not be found.".into()));
     }
-    svc.enforce(
-        &ctx,
-        &format!("os_compute_api:os-hosts:{action}"),
-        &json!({}),
-    )?;
+    // nova's rule for `startup` is `os-hosts:start`
+    let rule = if action == "startup" {
+        "os_compute_api:os-hosts:start".to_string()
+    } else {
+        format!("os_compute_api:os-hosts:{action}")
+    };
+    svc.enforce(&ctx, &rule, &json!({}))?;
     compute_host(&svc, &host).await?;
     Err(Error::NotImplemented(
         "Virt driver does not implement host power management.".into(),

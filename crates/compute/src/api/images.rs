@@ -138,10 +138,11 @@ fn query(p: &Params) -> String {
         ("type", "image_type"),
     ] {
         if let Some(v) = p.get(nova) {
-            let v = if nova == "status" {
-                v.to_ascii_lowercase()
-            } else {
-                v.to_string()
+            let v = match nova {
+                "status" => v.to_ascii_lowercase(),
+                // a server reference may be its URL
+                "server" => v.rsplit('/').next().unwrap_or(v).to_string(),
+                _ => v.to_string(),
             };
             q.push((glance.into(), v));
         }

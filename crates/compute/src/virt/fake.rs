@@ -16,6 +16,7 @@ struct Guest {
     spec: GuestSpec,
     state: i64,
     console: Vec<String>,
+    started: std::time::Instant,
 }
 
 pub struct FakeDriver {
@@ -115,6 +116,7 @@ impl Driver for FakeDriver {
                 spec: spec.clone(),
                 state: power::RUNNING,
                 console,
+                started: std::time::Instant::now(),
             },
         );
         Ok(())
@@ -205,6 +207,40 @@ impl Driver for FakeDriver {
 
     async fn unrescue(&self, uuid: &str) -> DriverResult<()> {
         self.transition(uuid, "unrescue", &[], power::RUNNING)
+    }
+
+    async fn diagnostics(&self, uuid: &str) -> DriverResult<Value> {
+        // nova's diagnostics `driver` is an enum without a fake member; like nova's own
+        // fake driver this one reports the libvirt layout, with hypervisor "fake".
+        self.with(uuid, |g| {
+            let state = match g.state {
+                power::RUNNING => "running",
+                power::PAUSED => "paused",
+                power::SUSPENDED => "suspended",
+                power::CRASHED => "crashed",
+                power::SHUTDOWN => "shutdown",
+                _ => "pending",
+            };
+            let cpus: Vec<Value> = (0..g.spec.flavor.vcpus)
+                .map(|id| serde_json::json!({"id": id, "time": 0, "utilisation": 0}))
+                .collect();
+            Ok(serde_json::json!({
+                "state": state,
+                "driver": "libvirt",
+                "hypervisor": "fake",
+                "hypervisor_os": std::env::consts::OS,
+                "uptime": g.started.elapsed().as_secs(),
+                "config_drive": g.spec.config_drive,
+                "num_cpus": g.spec.flavor.vcpus,
+                "num_nics": 0,
+                "num_disks": 1,
+                "cpu_details": cpus,
+                "nic_details": [],
+                "disk_details": [{"read_bytes": 0, "read_requests": 0, "write_bytes": 0,
+                                  "write_requests": 0, "errors_count": 0}],
+                "memory_details": {"maximum": g.spec.flavor.ram, "used": 0},
+            }))
+        })
     }
 
     async fn console_output(&self, uuid: &str) -> DriverResult<String> {

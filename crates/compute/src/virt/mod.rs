@@ -104,6 +104,12 @@ pub trait Driver: Send + Sync {
             "Unrescue is not supported by this driver.".into(),
         ))
     }
+    /// nova's standard diagnostics of a guest (2.48 form).
+    async fn diagnostics(&self, _uuid: &str) -> DriverResult<Value> {
+        Err(DriverError::Unsupported(
+            "Diagnostics are not supported by this driver.".into(),
+        ))
+    }
     /// Remote console access, when the driver has one.
     async fn console(&self, _uuid: &str, kind: &str) -> DriverResult<Value> {
         Err(DriverError::Unsupported(format!(
