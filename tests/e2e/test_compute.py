@@ -366,3 +366,70 @@ def test_power_sync_and_service_down(cloud, setup):
     for x in cloud.os("server", "list", "-f", "json"):
         if x["Status"] == "ERROR":
             cloud.os("server", "delete", "--wait", x["ID"])
+
+
+def test_aggregates_zones_and_placement(cloud, setup):
+    host = cloud.os("compute", "service", "list", "--service", "nova-compute",
+                    "-f", "json")[0]["Host"]
+    agg = cloud.os("aggregate", "create", "--zone", "zone-x", unique("agg"), "-f", "json")
+    agg["id"] = str(agg["id"])
+    cloud.os("aggregate", "add", "host", agg["id"], host)
+    cloud.os("aggregate", "set", "--property", "ssd=true", agg["id"])
+    shown = cloud.os("aggregate", "show", agg["id"], "-f", "json")
+    assert shown["hosts"] == [host] and shown["properties"]["ssd"] == "true"
+    zones = {z["Zone Name"] for z in cloud.os("availability", "zone", "list", "--compute",
+                                                "-f", "json")}
+    assert "zone-x" in zones
+    s = boot(cloud, setup, None, "--availability-zone", "zone-x")
+    assert s["OS-EXT-AZ:availability_zone"] == "zone-x"
+    # the host's placement provider joined the aggregate
+    node = cloud.os("hypervisor", "list", "-f", "json")[0]["ID"]
+    aggs = cloud.os(*PV, "resource", "provider", "aggregate", "list", node, "-f", "json")
+    assert shown["uuid"] in [a["uuid"] for a in aggs]
+    err = cloud.fails("aggregate", "delete", agg["id"])
+    assert "not empty" in err
+    cloud.os("server", "delete", "--wait", s["id"])
+    cloud.os("aggregate", "remove", "host", agg["id"], host)
+    cloud.os("aggregate", "delete", agg["id"])
+    zones = {z["Zone Name"] for z in cloud.os("availability", "zone", "list", "--compute",
+                                                "-f", "json")}
+    assert "zone-x" not in zones
+
+
+def test_rescue_shelve_offload_backup(cloud, setup):
+    s = boot(cloud, setup)
+    sid = s["id"]
+    cloud.os("server", "rescue", sid)
+    wait_status(cloud, sid, "RESCUE")
+    err = cloud.fails("server", "reboot", sid)
+    assert "409" in err or "rescued" in err
+    cloud.os("server", "unrescue", sid)
+    wait_status(cloud, sid, "ACTIVE")
+    # shelve: snapshot NAME-shelved, offloaded (no host, allocations released)
+    cloud.os("server", "shelve", sid)
+    off = wait_status(cloud, sid, "SHELVED_OFFLOADED")
+    assert not off.get("OS-EXT-SRV-ATTR:host")
+    shelved = [i for i in cloud.os("image", "list", "-f", "json")
+               if i["Name"] == f"{s['name']}-shelved"]
+    assert len(shelved) == 1
+    tok = token(cloud)
+    r = requests.get(f"http://127.0.0.1:{cloud.placement_port}/allocations/{sid}",
+                     headers={"X-Auth-Token": tok})
+    assert r.json()["allocations"] == {}
+    cloud.os("server", "unshelve", sid)
+    back = wait_status(cloud, sid, "ACTIVE")
+    assert back["OS-EXT-SRV-ATTR:host"]
+    assert not [i for i in cloud.os("image", "list", "-f", "json")
+                if i["Name"] == f"{s['name']}-shelved"]
+    # backups rotate: two daily backups with rotation 1 leave one
+    for n in ("b1", "b2"):
+        cloud.os("server", "backup", "create", "--name", unique(n), "--type", "daily",
+                 "--rotate", "1", "--wait", sid)
+        wait_status(cloud, sid, "ACTIVE")
+    time.sleep(1)
+    backups = [i for i in cloud.os("image", "list", "--long", "-f", "json")
+               if i.get("Name", "").startswith(("b1-", "b2-"))]
+    assert [b["Name"][:2] for b in backups] == ["b2"]
+    for b in backups:
+        cloud.os("image", "delete", b["ID"])
+    cloud.os("server", "delete", "--wait", sid)
