@@ -12,6 +12,7 @@ import time
 import urllib.parse
 
 import pytest
+import requests
 
 from conftest import BINARY, DB_URL, Cloud, unique
 
@@ -71,7 +72,8 @@ def cluster(vhost_url):
     workdir = tempfile.mkdtemp(prefix="ferrostack-multinode-")
     cloud = Cloud(workdir, DB_URL)
     cloud.start(env={"FERROSTACK_DEFAULT__TRANSPORT_URL": vhost_url,
-                     "FERROSTACK_COMPUTE__LOCAL_AGENT": "false"})
+                     "FERROSTACK_COMPUTE__LOCAL_AGENT": "false",
+                     "FERROSTACK_DEFAULT__RPC_RESPONSE_TIMEOUT": "5"})
     agents = [Agent(cloud, f"node-{i}", vhost_url) for i in (1, 2, 3)]
     yield cloud, agents
     for a in agents:
@@ -125,9 +127,25 @@ def test_three_agents_spread_and_a_dead_one_is_avoided(cluster):
                  "--hint", f"group={group}", "--wait", unique("vm"), check=False)
     assert p.returncode != 0
 
-    # kill node-2's agent: marked down after service_down_time, new builds avoid it
+    # kill node-2's agent: a build sent there before it is seen down fails cleanly (the
+    # host is forced, so there is no other host to retry on): ERROR with a fault,
+    # nothing left allocated in placement
     victim = next(a for a in agents if a.host == "node-2")
     victim.kill()
+    p = cloud.os("server", "create", "--flavor", flavor, "--image", image, "--nic", "none",
+                 "--availability-zone", "nova:node-2", "--wait", unique("doomed"),
+                 check=False)
+    assert p.returncode != 0
+    doomed = [x for x in cloud.os("server", "list", "--name", "doomed", "-f", "json")]
+    assert len(doomed) == 1 and doomed[0]["Status"] == "ERROR"
+    fault = cloud.os("server", "show", doomed[0]["ID"], "-f", "json")["fault"]
+    assert "Exceeded maximum number of retries" in fault["message"], fault
+    assert "timed out waiting for a reply from compute agent node-2" in fault["details"]
+    tok = cloud.os("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+    r = requests.get(f"http://127.0.0.1:{cloud.placement_port}/allocations/{doomed[0]['ID']}",
+                     headers={"X-Auth-Token": tok})
+    assert r.json()["allocations"] == {}
+    cloud.os("server", "delete", "--wait", doomed[0]["ID"])
     wait_for(lambda: computes(cloud)["node-2"]["State"] == "down", timeout=30,
              what="node-2 marked down")
     for _ in range(4):
