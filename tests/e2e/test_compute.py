@@ -205,6 +205,22 @@ def test_lifecycle_actions(cloud, setup):
     cloud.os("server", "lock", sid)
     assert cloud.os("server", "show", sid, "-f", "json")["locked"] is True
     cloud.os("server", "unlock", sid)
+    # admin password through the driver
+    r = nova(cloud, "POST", f"/servers/{sid}/action", token(cloud),
+             {"changePassword": {"adminPass": "n3w-secret"}})
+    assert r.status_code == 202, r.text
+    assert "admin password changed" in cloud.os("console", "log", "show", sid).stdout
+    # one host only: cold migration has nowhere to go
+    host = cloud.os("server", "show", sid, "-f", "json")["OS-EXT-SRV-ATTR:host"]
+    cloud.os("server", "migrate", "--wait", sid)
+    back = wait_status(cloud, sid, "ACTIVE")
+    assert back["OS-EXT-SRV-ATTR:host"] == host
+    mig = cloud.os("server", "migration", "list", "--server", sid, "-f", "json")
+    assert mig[0]["Type"] == "migration" and mig[0]["Status"] == "error"
+    req = [e for e in cloud.os("server", "event", "list", sid, "-f", "json")
+           if e["Action"] == "migrate"][0]["Request ID"]
+    ev = cloud.os("server", "event", "show", sid, req, "-f", "json")
+    assert "No valid host" in str(ev["events"])
     # rebuild
     cloud.os("server", "rebuild", "--image", setup["image"], "--wait", sid)
     wait_status(cloud, sid, "ACTIVE")

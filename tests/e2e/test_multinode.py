@@ -153,6 +153,18 @@ def test_three_agents_spread_and_a_dead_one_is_avoided(cluster):
                      "--wait", unique("vm"), "-f", "json")
         assert s["status"] == "ACTIVE"
         assert s["OS-EXT-SRV-ATTR:host"] in ("node-1", "node-3")
+    # cold migration (admin): to another live host, confirmed like a resize
+    on1 = [x for x in cloud.os("server", "list", "--host", "node-1", "-f", "json")
+           if x["Status"] == "ACTIVE"][0]["ID"]
+    cloud.os("server", "migrate", "--wait", on1)
+    moved = wait_for(lambda: (lambda s: s if s["status"] == "VERIFY_RESIZE" else None)(
+        cloud.os("server", "show", on1, "-f", "json")), what="VERIFY_RESIZE")
+    assert moved["OS-EXT-SRV-ATTR:host"] == "node-3"
+    cloud.os("server", "resize", "confirm", on1)
+    wait_for(lambda: cloud.os("server", "show", on1, "-f", "json")["status"] == "ACTIVE",
+             what="ACTIVE after confirming")
+    mig = cloud.os("server", "migration", "list", "--server", on1, "-f", "json")
+    assert mig and mig[0]["Type"] == "migration" and mig[0]["Status"] == "confirmed"
     # placement saw all of it: usages on the live providers
     rps = {r["name"]: r["uuid"] for r in cloud.os("--os-placement-api-version", "1.39",
                                                  "resource", "provider", "list", "-f", "json")}

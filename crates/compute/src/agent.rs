@@ -293,6 +293,15 @@ impl Endpoint for Agent {
             }),
             "uptime" => Ok(Value::from(uptime_line())),
             "diagnostics" => d.diagnostics(&uuid(&args)?).await,
+            "set_admin_password" => {
+                let pw = args
+                    .get("password")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                d.set_admin_password(&uuid(&args)?, pw)
+                    .await
+                    .map(|()| Value::Null)
+            }
             "rescue" => {
                 let image = args
                     .get("rescue_image_ref")

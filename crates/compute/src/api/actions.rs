@@ -148,6 +148,7 @@ pub async fn action(
         "unlock" => "os_compute_api:os-lock-server:unlock",
         "rebuild" => "os_compute_api:servers:rebuild",
         "resize" => "os_compute_api:servers:resize",
+        "migrate" => "os_compute_api:os-migrate-server:migrate",
         "confirmResize" => "os_compute_api:servers:confirm_resize",
         "revertResize" => "os_compute_api:servers:revert_resize",
         "createImage" => "os_compute_api:servers:create_image",
@@ -165,7 +166,6 @@ pub async fn action(
             "os_compute_api:os-remote-consoles"
         }
         "changePassword" => "os_compute_api:os-admin-password",
-        "migrate" => "os_compute_api:os-migrate-server:migrate",
         other => return Err(bad(format!("There is no such action: {other}"))),
     };
     let i = svc.visible(&ctx, &id, rule).await?;
@@ -418,6 +418,7 @@ pub async fn action(
         }
         "rebuild" => rebuild(&c, v, &base, args).await,
         "resize" => resize(&c, args).await,
+        "migrate" => migrate(&c, v, args).await,
         "confirmResize" => confirm_resize(&c).await,
         "revertResize" => revert_resize(&c).await,
         "createImage" => create_image(&c, v, &base, args).await,
@@ -483,12 +484,47 @@ pub async fn action(
             instances::update(&svc.db, &id, &ch, &[], &[], svc.now()).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        "changePassword" => Err(Error::Conflict(format!(
-            "Cannot 'changePassword' instance {id}: setting the admin password is not supported by this driver"
-        ))),
-        "migrate" => Err(Error::Conflict(format!(
-            "Cannot 'migrate' instance {id}: cold migration to another host is done with resize in this deployment"
-        ))),
+        "changePassword" => {
+            check_lock(&svc, &ctx, &c.i)?;
+            let pw = args
+                .get("adminPass")
+                .and_then(Value::as_str)
+                .filter(|p| p.len() <= 255)
+                .ok_or_else(|| {
+                    bad("Invalid input for field/attribute changePassword. 'adminPass' is a required property")
+                })?;
+            if c.i.vm_state != vm::ACTIVE || c.i.task_state.is_some() {
+                return Err(wrong_state("changePassword", &c.i));
+            }
+            let host = c.i.host.clone().unwrap_or_default();
+            svc.start_action(&c.i, "changePassword", &ctx, &req).await?;
+            let start = svc.now();
+            let r = svc
+                .rpc
+                .call_agent(
+                    &host,
+                    "set_admin_password",
+                    json!({"uuid": c.i.uuid, "password": pw}),
+                    None,
+                )
+                .await;
+            let msg = r.as_ref().err().map(ToString::to_string);
+            svc.event(
+                &c.i.uuid,
+                "changePassword",
+                "compute_set_admin_password",
+                Some(&host),
+                start,
+                msg.as_deref().map_or(Ok(()), Err),
+            )
+            .await;
+            match msg {
+                None => Ok(StatusCode::ACCEPTED.into_response()),
+                Some(m) => Err(Error::NotImplemented(format!(
+                    "Unable to set password on instance: {m}"
+                ))),
+            }
+        }
         _ => {
             let _ = stopped_ok;
             Err(bad(format!("There is no such action: {name}")))
@@ -1060,7 +1096,89 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
     .await?;
     svc.start_action(&c.i, "resize", c.ctx, c.req).await?;
     let s = svc.clone();
-    tokio::spawn(async move { s.do_resize(inst, new).await });
+    tokio::spawn(async move { s.do_resize(inst, new, Move::Resize).await });
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// How a server moves.
+enum Move {
+    Resize,
+    Migrate(Option<String>),
+}
+
+impl Move {
+    fn action(&self) -> &'static str {
+        match self {
+            Move::Resize => "resize",
+            Move::Migrate(_) => "migrate",
+        }
+    }
+    fn migration_type(&self) -> &'static str {
+        match self {
+            Move::Resize => "resize",
+            Move::Migrate(_) => "migration",
+        }
+    }
+    fn is_migrate(&self) -> bool {
+        matches!(self, Move::Migrate(_))
+    }
+    fn target(&self) -> Option<&str> {
+        match self {
+            Move::Migrate(h) => h.as_deref(),
+            Move::Resize => None,
+        }
+    }
+}
+
+/// `migrate` (admin): cold migration to another host (2.56: optionally a named one),
+/// then confirm or revert like a resize.
+async fn migrate(c: &Ctx<'_>, v: Version, args: &Value) -> Result<Response> {
+    let svc = c.svc;
+    let target = match args {
+        Value::Null => None,
+        Value::Object(o) if v.at_least(2, 56) => match o.get("host") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(h)) if !h.is_empty() => Some(h.clone()),
+            Some(_) => return Err(bad("Invalid input for field/attribute host.")),
+        },
+        _ => return Err(bad("Invalid input for field/attribute migrate.")),
+    };
+    if let Some(h) = &target {
+        if c.i.host.as_deref() == Some(h.as_str()) {
+            return Err(bad(format!("The target host can't be the same one: {h}")));
+        }
+        if misc::service(&svc.db, h, crate::scheduler::COMPUTE_BINARY)
+            .await?
+            .is_none()
+        {
+            return Err(Error::NotFound(format!(
+                "Compute host {h} could not be found."
+            )));
+        }
+    }
+    if !matches!(c.i.vm_state.as_str(), "active" | "stopped") || c.i.task_state.is_some() {
+        return Err(wrong_state("migrate", &c.i));
+    }
+    let mut inst = c.i.clone();
+    inst.system_metadata
+        .insert("old_vm_state".into(), json!(c.i.vm_state));
+    let sysmeta = inst.system_metadata.clone();
+    begin(
+        svc,
+        &c.i,
+        "migrate",
+        &[vm::ACTIVE, vm::STOPPED],
+        Some(task::RESIZE_PREP),
+        Changes {
+            system_metadata: Some(sysmeta),
+            ..Default::default()
+        },
+    )
+    .await?;
+    svc.start_action(&c.i, "migrate", c.ctx, c.req).await?;
+    let s = svc.clone();
+    let flavor = c.i.flavor.clone();
+    tokio::spawn(async move { s.do_resize(inst, flavor, Move::Migrate(target)).await });
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -1080,7 +1198,10 @@ impl ComputeService {
 
     /// Resize: move the old allocations to a migration record, claim the new flavor,
     /// apply it on the host (same host or another), then wait for confirm/revert.
-    async fn do_resize(self: Arc<Self>, i: Instance, new: crate::model::Flavor) {
+    /// Resize (a new flavor, any host) or cold migrate (same flavor, another host, or
+    /// `target` when an admin names one): both end in VERIFY_RESIZE.
+    async fn do_resize(self: Arc<Self>, i: Instance, new: crate::model::Flavor, mv: Move) {
+        let action = mv.action();
         let start = self.now();
         let fail = |msg: String| {
             let s = self.clone();
@@ -1093,7 +1214,7 @@ impl ComputeService {
                     ..Default::default()
                 };
                 let _ = instances::update(&s.db, &id, &ch, &[], &[], s.now()).await;
-                s.event(&id, "resize", "compute_prep_resize", None, start, Err(&msg))
+                s.event(&id, action, "compute_prep_resize", None, start, Err(&msg))
                     .await;
             }
         };
@@ -1105,7 +1226,7 @@ impl ComputeService {
             id: 0,
             uuid: uuid::Uuid::new_v4().to_string(),
             instance_uuid: i.uuid.clone(),
-            migration_type: "resize".into(),
+            migration_type: mv.migration_type().into(),
             status: "pre-migrating".into(),
             source_compute: Some(src.clone()),
             dest_compute: None,
@@ -1143,9 +1264,13 @@ impl ComputeService {
             flavor: &new,
             image_meta: &i.image_meta,
             availability_zone: i.availability_zone.as_deref(),
-            forced_host: None,
+            forced_host: mv.target(),
             hints: &hints,
-            ignore_hosts: &[],
+            ignore_hosts: if mv.is_migrate() {
+                std::slice::from_ref(&src)
+            } else {
+                &[]
+            },
         };
         let sel = match self.select(&req).await {
             Ok((s, _)) => s,
@@ -1224,7 +1349,7 @@ impl ComputeService {
         let _ = misc::set_migration_status(&self.db, &mig.uuid, "finished", self.now()).await;
         self.event(
             &i.uuid,
-            "resize",
+            action,
             "compute_finish_resize",
             Some(&dest),
             start,

@@ -209,6 +209,18 @@ impl Driver for FakeDriver {
         self.transition(uuid, "unrescue", &[], power::RUNNING)
     }
 
+    async fn set_admin_password(&self, uuid: &str, _password: &str) -> DriverResult<()> {
+        self.with(uuid, |g| {
+            if Self::told_to_fail(&g.spec, "set_admin_password") {
+                return Err(DriverError::Failed(
+                    "fake driver told to fail set_admin_password".into(),
+                ));
+            }
+            g.console.push("[fake] admin password changed".into());
+            Ok(())
+        })
+    }
+
     async fn diagnostics(&self, uuid: &str) -> DriverResult<Value> {
         // nova's diagnostics `driver` is an enum without a fake member; like nova's own
         // fake driver this one reports the libvirt layout, with hypervisor "fake".

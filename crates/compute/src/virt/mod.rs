@@ -104,6 +104,12 @@ pub trait Driver: Send + Sync {
             "Unrescue is not supported by this driver.".into(),
         ))
     }
+    /// Set the guest's administrator password (through its agent).
+    async fn set_admin_password(&self, _uuid: &str, _password: &str) -> DriverResult<()> {
+        Err(DriverError::Unsupported(
+            "setting the admin password is not supported by this driver".into(),
+        ))
+    }
     /// nova's standard diagnostics of a guest (2.48 form).
     async fn diagnostics(&self, _uuid: &str) -> DriverResult<Value> {
         Err(DriverError::Unsupported(
