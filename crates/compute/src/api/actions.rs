@@ -1078,6 +1078,12 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
         ],
     )
     .await?;
+    start_move(c, new, Move::Resize).await
+}
+
+/// Record the state to come back to, enter RESIZE_PREP and move in the background.
+async fn start_move(c: &Ctx<'_>, flavor: crate::model::Flavor, mv: Move) -> Result<Response> {
+    let svc = c.svc;
     let mut inst = c.i.clone();
     inst.system_metadata
         .insert("old_vm_state".into(), json!(c.i.vm_state));
@@ -1085,7 +1091,7 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
     begin(
         svc,
         &c.i,
-        "resize",
+        mv.action(),
         &[vm::ACTIVE, vm::STOPPED],
         Some(task::RESIZE_PREP),
         Changes {
@@ -1094,9 +1100,9 @@ async fn resize(c: &Ctx<'_>, args: &Value) -> Result<Response> {
         },
     )
     .await?;
-    svc.start_action(&c.i, "resize", c.ctx, c.req).await?;
+    svc.start_action(&c.i, mv.action(), c.ctx, c.req).await?;
     let s = svc.clone();
-    tokio::spawn(async move { s.do_resize(inst, new, Move::Resize).await });
+    tokio::spawn(async move { s.do_resize(inst, flavor, mv).await });
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -1159,27 +1165,7 @@ async fn migrate(c: &Ctx<'_>, v: Version, args: &Value) -> Result<Response> {
     if !matches!(c.i.vm_state.as_str(), "active" | "stopped") || c.i.task_state.is_some() {
         return Err(wrong_state("migrate", &c.i));
     }
-    let mut inst = c.i.clone();
-    inst.system_metadata
-        .insert("old_vm_state".into(), json!(c.i.vm_state));
-    let sysmeta = inst.system_metadata.clone();
-    begin(
-        svc,
-        &c.i,
-        "migrate",
-        &[vm::ACTIVE, vm::STOPPED],
-        Some(task::RESIZE_PREP),
-        Changes {
-            system_metadata: Some(sysmeta),
-            ..Default::default()
-        },
-    )
-    .await?;
-    svc.start_action(&c.i, "migrate", c.ctx, c.req).await?;
-    let s = svc.clone();
-    let flavor = c.i.flavor.clone();
-    tokio::spawn(async move { s.do_resize(inst, flavor, Move::Migrate(target)).await });
-    Ok(StatusCode::ACCEPTED.into_response())
+    start_move(c, c.i.flavor.clone(), Move::Migrate(target)).await
 }
 
 impl ComputeService {
