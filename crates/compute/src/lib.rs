@@ -12,6 +12,7 @@ pub mod clients;
 pub mod conductor;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod policy_defaults;
 pub mod quota;
 pub mod rpc;

@@ -76,6 +76,7 @@ impl ComputeService {
             },
         )
         .await?;
+        self.notify_instance(i, action, "start", None).await;
         Ok(())
     }
 

@@ -45,7 +45,7 @@ pub(crate) fn json_col(r: &db::Row, col: &str) -> db::Result<Value> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Flavor, Instance, Keypair};
     use serde_json::json;
@@ -65,7 +65,7 @@ mod tests {
         .unwrap()
     }
 
-    fn instance(uuid: &str, project: &str, at: i64) -> Instance {
+    pub(crate) fn instance(uuid: &str, project: &str, at: i64) -> Instance {
         Instance {
             uuid: uuid.into(),
             seq: 0,
