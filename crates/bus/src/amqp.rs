@@ -94,6 +94,9 @@ struct Publish<'a> {
     body: &'a [u8],
     persistent: bool,
     expiration: Option<Duration>,
+    /// Ask the broker to return the message when no queue is bound (calls and casts
+    /// fail fast); notifications without a listener are simply dropped, as in oslo.
+    mandatory: bool,
 }
 
 async fn declare_topic_exchange(ch: &Channel, name: &str, durable: bool) -> lapin::Result<()> {
@@ -125,7 +128,7 @@ async fn declare_fanout_exchange(ch: &Channel, name: &str) -> lapin::Result<()> 
 }
 
 impl Conn {
-    /// Publish with the mandatory flag and wait for the broker's confirm. `Ok(false)`:
+    /// Publish (mandatory as the message asks) and wait for the broker's confirm. `Ok(false)`:
     /// the broker returned it as unroutable (no queue bound).
     async fn publish(&self, opts: &BusOptions, p: &Publish<'_>) -> Result<bool, BusError> {
         let confirm = {
@@ -180,7 +183,7 @@ impl Conn {
                     exchange.into(),
                     p.routing_key.into(),
                     BasicPublishOptions {
-                        mandatory: true,
+                        mandatory: p.mandatory,
                         immediate: false,
                     },
                     p.body,
@@ -940,6 +943,7 @@ async fn handle_request(amqp: Arc<Amqp>, spec: Arc<ListenSpec>, d: Delivery) {
                 body: &body,
                 persistent: false,
                 expiration: None,
+                mandatory: true,
             };
             let deadline = deadline_after(amqp.opts.publish_timeout);
             match amqp.publish(&p, deadline).await {
@@ -1077,6 +1081,7 @@ impl Transport for Amqp {
             persistent: false,
             // A call nobody takes within its timeout is dropped by the broker.
             expiration: Some(timeout),
+            mandatory: true,
         };
         if !self.publish(&p, deadline).await? {
             return Err(BusError::NoListener(key));
@@ -1112,6 +1117,7 @@ impl Transport for Amqp {
                 body: &body,
                 persistent: false,
                 expiration: None,
+                mandatory: true,
             };
             if !self.publish(&p, deadline).await.map_err(not_connected)? {
                 tracing::debug!(target_ = %t, method = %rpc.method, "fanout cast with no listener");
@@ -1125,6 +1131,7 @@ impl Transport for Amqp {
             body: &body,
             persistent: false,
             expiration: None,
+            mandatory: true,
         };
         if self.publish(&p, deadline).await.map_err(not_connected)? {
             Ok(())
@@ -1175,6 +1182,7 @@ impl Transport for Amqp {
                 body: &body,
                 persistent: true,
                 expiration: None,
+                mandatory: false,
             };
             if !self.publish(&p, deadline).await.map_err(not_connected)? {
                 tracing::debug!(routing_key = %key, event_type = %n.event_type,
