@@ -54,6 +54,9 @@ pub struct ComputeConfig {
     /// `[DEFAULT] shelved_offload_time` seconds: 0 offloads on shelve, -1 never
     /// (only `shelveOffload` does).
     pub shelved_offload_time: i64,
+    /// Publish instance notifications on the bus (`[oslo_messaging_notifications]
+    /// driver`: `noop` turns them off).
+    pub notifications: bool,
     /// Quota defaults (`[quota]`).
     pub quota_defaults: Vec<(String, i64)>,
 }
@@ -73,6 +76,7 @@ impl ComputeConfig {
             max_placement_results: 1000,
             shutdown_timeout: 60,
             shelved_offload_time: 0,
+            notifications: true,
             quota_defaults: quota::DEFAULTS
                 .iter()
                 .map(|(k, v)| ((*k).to_string(), *v))

@@ -88,6 +88,9 @@ impl ComputeService {
         phase: &str,
         fault: Option<&str>,
     ) {
+        if !self.cfg.notifications {
+            return;
+        }
         let publisher = match &i.host {
             Some(h) => format!("nova-compute:{h}"),
             None => format!("nova-api:{}", hostname()),

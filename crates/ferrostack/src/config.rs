@@ -325,6 +325,9 @@ impl Config {
         c.shutdown_timeout = self.parse("default", "shutdown_timeout", c.shutdown_timeout)?;
         c.shelved_offload_time =
             self.parse("default", "shelved_offload_time", c.shelved_offload_time)?;
+        c.notifications = !list(&self.string("oslo_messaging_notifications", "driver", ""))
+            .iter()
+            .any(|d| d == "noop");
         for (name, v) in c.quota_defaults.iter_mut() {
             *v = self.parse("quota", name, *v)?;
         }
