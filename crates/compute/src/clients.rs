@@ -606,17 +606,18 @@ impl Images {
             .await
     }
 
-    /// `GET /v2/images{query}` (one page, up to glance's default limit).
-    pub async fn list(&self, query: &str, token: &str) -> Result<Vec<Value>> {
+    /// `GET /v2/images?…` with these filters (one page, up to glance's default limit).
+    pub async fn list(&self, filters: &[(&str, String)], token: &str) -> Result<Vec<Value>> {
+        let mut path = "/v2/images".to_string();
+        if !filters.is_empty() {
+            let url = reqwest::Url::parse_with_params("http://x/", filters)
+                .map_err(|e| self.rest.unreachable(e))?;
+            path.push('?');
+            path.push_str(url.query().unwrap_or_default());
+        }
         let (s, v) = self
             .rest
-            .send(
-                Method::GET,
-                &format!("/v2/images{query}"),
-                None,
-                &[],
-                Some(token),
-            )
+            .send(Method::GET, &path, None, &[], Some(token))
             .await?;
         if !s.is_success() {
             return Err(self.rest.fail(s, &v));

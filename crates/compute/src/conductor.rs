@@ -155,7 +155,9 @@ impl ComputeService {
         if let Err(e) = r {
             tracing::warn!(instance = uuid, error = %e, "cannot record instance action event");
         }
-        if let Ok(Some(i)) = instances::get(&self.db, uuid, true).await {
+        if self.cfg.notifications
+            && let Ok(Some(i)) = instances::get(&self.db, uuid, true).await
+        {
             let phase = if outcome.is_ok() { "end" } else { "error" };
             self.notify_instance(&i, action, phase, outcome.err()).await;
         }

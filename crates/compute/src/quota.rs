@@ -31,6 +31,26 @@ pub fn known(resource: &str) -> bool {
 }
 
 impl ComputeService {
+    /// A server's or image's metadata may hold at most `metadata_items` entries.
+    pub async fn check_metadata_quota(
+        &self,
+        project: &str,
+        user: &str,
+        count: usize,
+    ) -> Result<()> {
+        let limit = get(
+            &self.quota_limits(project, Some(user)).await?,
+            "metadata_items",
+        )
+        .unwrap_or(-1);
+        if limit >= 0 && i64::try_from(count).unwrap_or(i64::MAX) > limit {
+            return Err(crate::Error::OverQuota(format!(
+                "Quota exceeded for metadata_items: Requested {count}, but already used 0 of {limit} metadata_items"
+            )));
+        }
+        Ok(())
+    }
+
     /// Effective limits of a project (and user): config defaults ← `default` class ←
     /// project overrides ← user overrides.
     pub async fn quota_limits(

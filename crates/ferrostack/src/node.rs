@@ -617,6 +617,16 @@ fn remote_auth(cfg: &Config) -> Result<(Arc<auth::ServiceSession>, auth::Validat
     ))
 }
 
+fn shared_auth(
+    cfg: &Config,
+    slot: &mut Option<(Arc<auth::ServiceSession>, auth::Validator)>,
+) -> Result<(Arc<auth::ServiceSession>, auth::Validator)> {
+    if let Some(r) = slot {
+        return Ok(r.clone());
+    }
+    Ok(slot.insert(remote_auth(cfg)?).clone())
+}
+
 /// `ferrostack serve SERVICE...`
 pub async fn serve(
     cfg: Config,
@@ -631,9 +641,11 @@ pub async fn serve(
     let mut listeners = Vec::new();
     let mut agents = Vec::new();
     let mut bus = None;
+    // One service account session (token, catalog, validation cache) for them all.
+    let mut remote: Option<(Arc<auth::ServiceSession>, auth::Validator)> = None;
     for s in &services {
         if s == "compute-agent" {
-            let (session, _) = remote_auth(&cfg)?;
+            let (session, _) = shared_auth(&cfg, &mut remote)?;
             let b = match &bus {
                 Some(b) => b,
                 None => bus.insert(open_bus(&cfg).await?),
@@ -663,7 +675,7 @@ pub async fn serve(
                 });
             }
             "image" => {
-                let (_, validator) = remote_auth(&cfg)?;
+                let (_, validator) = shared_auth(&cfg, &mut remote)?;
                 let img = open_image(&cfg, &dir, None).await?;
                 bound.push(Bound {
                     name: "image",
@@ -673,7 +685,7 @@ pub async fn serve(
                 });
             }
             "placement" => {
-                let (_, validator) = remote_auth(&cfg)?;
+                let (_, validator) = shared_auth(&cfg, &mut remote)?;
                 let plc = open_placement(&cfg, &dir).await?;
                 bound.push(Bound {
                     name: "placement",
@@ -683,7 +695,7 @@ pub async fn serve(
                 });
             }
             "compute" => {
-                let (session, validator) = remote_auth(&cfg)?;
+                let (session, validator) = shared_auth(&cfg, &mut remote)?;
                 let b = match &bus {
                     Some(b) => b,
                     None => bus.insert(open_bus(&cfg).await?),

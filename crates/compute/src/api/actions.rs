@@ -1555,12 +1555,14 @@ struct Backup {
 
 /// Delete the server's backups of one type beyond `rotation`, oldest first.
 async fn rotate_backups(svc: &ComputeService, i: &Instance, b: &Backup, token: &str) {
-    let query = format!(
-        "?instance_uuid={}&image_type=backup&backup_type={}&sort_key=created_at&sort_dir=desc",
-        i.uuid,
-        percent_encoding::utf8_percent_encode(&b.kind, percent_encoding::NON_ALPHANUMERIC)
-    );
-    let images = match svc.images.list(&query, token).await {
+    let filters = [
+        ("instance_uuid", i.uuid.clone()),
+        ("image_type", "backup".to_string()),
+        ("backup_type", b.kind.clone()),
+        ("sort_key", "created_at".to_string()),
+        ("sort_dir", "desc".to_string()),
+    ];
+    let images = match svc.images.list(&filters, token).await {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(instance = %i.uuid, error = %e, "cannot list backups to rotate");

@@ -17,18 +17,14 @@ use crate::scheduler::COMPUTE_BINARY;
 use crate::store::{instances, misc};
 use crate::{ComputeService, Error, Result};
 
-fn gone(v: Version, last: (u16, u16)) -> Result<()> {
-    if v.at_least(last.0, last.1 + 1) {
-        return Err(Error::NotFound("The resource could not be found.".into()));
-    }
-    Ok(())
+/// `os-hosts` is gone since 2.43.
+fn gone(v: Version) -> Result<()> {
+    super::removed_at(v, 2, 43)
 }
-
-const HOSTS_LAST: (u16, u16) = (2, 42);
 
 /// `GET /os-hosts`: every service's host with its topic and zone.
 pub async fn list(State(svc): St, ctx: Context, v: Version, p: Params) -> Result<Response> {
-    gone(v, HOSTS_LAST)?;
+    gone(v)?;
     svc.enforce(&ctx, "os_compute_api:os-hosts:list", &json!({}))?;
     let zone = p.get("zone").filter(|z| !z.is_empty());
     let list: Vec<Value> = misc::services(&svc.db)
@@ -53,7 +49,7 @@ pub async fn show(
     v: Version,
     Path(host): Path<String>,
 ) -> Result<Response> {
-    gone(v, HOSTS_LAST)?;
+    gone(v)?;
     svc.enforce(&ctx, "os_compute_api:os-hosts:show", &json!({}))?;
     compute_host(&svc, &host).await?;
     let node = misc::nodes(&svc.db)
@@ -97,7 +93,7 @@ pub async fn update(
     Path(host): Path<String>,
     body: api::Json<Value>,
 ) -> Result<Response> {
-    gone(v, HOSTS_LAST)?;
+    gone(v)?;
     svc.enforce(&ctx, "os_compute_api:os-hosts:update", &json!({}))?;
     let o = body.0.as_object().cloned().unwrap_or_default();
     if let Some(k) = o
@@ -147,7 +143,7 @@ pub async fn power(
     v: Version,
     Path((host, action)): Path<(String, String)>,
 ) -> Result<Response> {
-    gone(v, HOSTS_LAST)?;
+    gone(v)?;
     if !matches!(action.as_str(), "startup" | "shutdown" | "reboot") {
         return Err(Error::NotFound("The resource could not be found.".into()));
     }
@@ -186,7 +182,7 @@ async fn search_common(
     pattern: &str,
     servers: bool,
 ) -> Result<Response> {
-    gone(v, (2, 52))?;
+    super::removed_at(v, 2, 53)?;
     let rule = if servers {
         "os_compute_api:os-hypervisors:servers"
     } else {

@@ -49,11 +49,9 @@ const CORE: &[&str] = &[
 
 const PATCH_TYPE: &str = "application/openstack-images-v2.1-json-patch";
 
+/// The image proxy is gone since 2.36.
 fn gone(v: Version) -> Result<()> {
-    if v.at_least(2, 36) {
-        return Err(Error::NotFound("The resource could not be found.".into()));
-    }
-    Ok(())
+    super::removed_at(v, 2, 36)
 }
 
 fn not_found() -> Error {
@@ -126,9 +124,9 @@ fn detail(base: &str, img: &Value) -> Value {
     o
 }
 
-/// Glance query from nova's image filters.
-fn query(p: &Params) -> String {
-    let mut q: Vec<(String, String)> = Vec::new();
+/// Glance filters from nova's image filters.
+fn filters(p: &Params) -> Vec<(&'static str, String)> {
+    let mut q: Vec<(&'static str, String)> = Vec::new();
     for (nova, glance) in [
         ("name", "name"),
         ("status", "status"),
@@ -144,26 +142,19 @@ fn query(p: &Params) -> String {
                 "server" => v.rsplit('/').next().unwrap_or(v).to_string(),
                 _ => v.to_string(),
             };
-            q.push((glance.into(), v));
+            q.push((glance, v));
         }
     }
-    if let Some(v) = p.get("changes-since") {
-        q.push(("updated_at".into(), format!("gte:{v}")));
+    for (nova, glance) in [
+        ("changes-since", "updated_at"),
+        ("minRam", "min_ram"),
+        ("minDisk", "min_disk"),
+    ] {
+        if let Some(v) = p.get(nova) {
+            q.push((glance, format!("gte:{v}")));
+        }
     }
-    if let Some(v) = p.get("minRam") {
-        q.push(("min_ram".into(), format!("gte:{v}")));
-    }
-    if let Some(v) = p.get("minDisk") {
-        q.push(("min_disk".into(), format!("gte:{v}")));
-    }
-    if q.is_empty() {
-        return String::new();
-    }
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    let parts: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
-    format!("?{}", parts.join("&"))
+    q
 }
 
 async fn fetch(svc: &ComputeService, ctx: &Context, id: &str) -> Result<Value> {
@@ -171,7 +162,7 @@ async fn fetch(svc: &ComputeService, ctx: &Context, id: &str) -> Result<Value> {
 }
 
 async fn list_common(svc: &ComputeService, ctx: &Context, p: &Params) -> Result<Vec<Value>> {
-    Ok(svc.images.list(&query(p), &ctx.token).await?)
+    Ok(svc.images.list(&filters(p), &ctx.token).await?)
 }
 
 pub async fn list(
@@ -265,29 +256,14 @@ fn pointer(key: &str) -> String {
     format!("/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
-/// Validate `{"metadata": {k: v}}` (strings, keys 1–255 characters).
+/// `{"metadata": {…}}` / `{"meta": {…}}`, validated as server metadata is.
 fn meta_body(body: &Value, field: &str) -> Result<Map<String, Value>> {
-    let m = body.get(field).and_then(Value::as_object).ok_or_else(|| {
+    let m = body.get(field).ok_or_else(|| {
         Error::BadRequest(format!(
             "Invalid input for field/attribute {field}. '{field}' is a required property"
         ))
     })?;
-    for (k, val) in m {
-        if k.is_empty() || k.chars().count() > 255 {
-            return Err(Error::BadRequest(format!(
-                "Invalid input for field/attribute {field}. Key '{k}' must be 1 to 255 characters"
-            )));
-        }
-        match val {
-            Value::String(s) if s.chars().count() <= 255 => {}
-            _ => {
-                return Err(Error::BadRequest(format!(
-                    "Invalid input for field/attribute {field}. Value of '{k}' must be a string of at most 255 characters"
-                )));
-            }
-        }
-    }
-    Ok(m.clone())
+    super::servers::metadata(m, field)
 }
 
 /// Set (and with `replace`, drop every other) user property; nova's metadata quota
@@ -307,17 +283,9 @@ async fn write_meta(
     for (k, val) in set {
         next.insert(k.clone(), val.clone());
     }
-    let project = ctx.user.project_id().unwrap_or_default().to_string();
-    let limit = crate::quota::get(
-        &svc.quota_limits(&project, Some(&ctx.user.user_id)).await?,
-        "metadata_items",
-    )
-    .unwrap_or(-1);
-    if limit >= 0 && i64::try_from(next.len()).unwrap_or(i64::MAX) > limit {
-        return Err(Error::Forbidden(format!(
-            "Quota exceeded for metadata_items: the image may have at most {limit} metadata items"
-        )));
-    }
+    let project = ctx.user.project_id().unwrap_or_default();
+    svc.check_metadata_quota(project, &ctx.user.user_id, next.len())
+        .await?;
     let mut ops: Vec<Value> = remove
         .iter()
         .filter(|k| !set.contains_key(*k))

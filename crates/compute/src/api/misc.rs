@@ -666,9 +666,7 @@ pub async fn hypervisor_uptime(
     Path(id): Path<String>,
 ) -> Result<Response> {
     svc.enforce(&ctx, "os_compute_api:os-hypervisors:uptime", &json!({}))?;
-    if v.at_least(2, 88) {
-        return Err(Error::NotFound("The resource could not be found.".into()));
-    }
+    super::removed_at(v, 2, 88)?;
     let n = find_node(&svc, &id).await?;
     let mut o = hypervisor_json(&svc, &n, v, false).await?;
     o["uptime"] = json!(host_uptime(&svc, &n.host).await);
@@ -685,9 +683,7 @@ async fn find_node(svc: &ComputeService, id: &str) -> Result<crate::model::Compu
 
 pub async fn hypervisor_statistics(State(svc): St, ctx: Context, v: Version) -> Result<Response> {
     svc.enforce(&ctx, "os_compute_api:os-hypervisors:statistics", &json!({}))?;
-    if v.at_least(2, 88) {
-        return Err(Error::NotFound("The resource could not be found.".into()));
-    }
+    super::removed_at(v, 2, 88)?;
     let mut t = json!({"count": 0, "vcpus": 0, "memory_mb": 0, "local_gb": 0, "vcpus_used": 0, "memory_mb_used": 0,
                        "local_gb_used": 0, "free_ram_mb": 0, "free_disk_gb": 0, "current_workload": 0,
                        "running_vms": 0, "disk_available_least": 0});

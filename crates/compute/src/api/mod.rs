@@ -102,6 +102,17 @@ pub async fn version_legacy(BaseUrl(base): BaseUrl) -> Response {
     axum::Json(json!({"version": version_doc(&base, true)})).into_response()
 }
 
+/// 404 for an API removed at microversion `major.minor` (as nova answers a request
+/// for a resource that no longer exists at the requested version).
+pub(crate) fn removed_at(v: Version, major: u16, minor: u16) -> crate::Result<()> {
+    if v.at_least(major, minor) {
+        return Err(crate::Error::NotFound(
+            "The resource could not be found.".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn table() -> Routes<Arc<ComputeService>> {
     let r = Routes::new();
     let r = api::route!(r, "/", get(versions, "List API versions"));

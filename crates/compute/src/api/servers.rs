@@ -556,17 +556,7 @@ pub async fn create(
     };
 
     // Quotas: instances/cores/ram for max first, then as many as fit down to min.
-    let md_limit = crate::quota::get(
-        &svc.quota_limits(&project, Some(&user)).await?,
-        "metadata_items",
-    )
-    .unwrap_or(-1);
-    if md_limit >= 0 && i64::try_from(md.len()).unwrap_or(i64::MAX) > md_limit {
-        return Err(Error::OverQuota(format!(
-            "Quota exceeded for metadata_items: Requested {}, but already used 0 of {md_limit} metadata_items",
-            md.len()
-        )));
-    }
+    svc.check_metadata_quota(&project, &user, md.len()).await?;
     let mut n = max;
     loop {
         match svc
@@ -1111,20 +1101,8 @@ async fn write_metadata(
     md: Map<String, Value>,
 ) -> Result<()> {
     check_lock(svc, ctx, i)?;
-    if i.task_state.is_some() && i.vm_state == vm::BUILDING {
-        // nova allows metadata changes while building
-    }
-    let limit = crate::quota::get(
-        &svc.quota_limits(&i.project_id, Some(&i.user_id)).await?,
-        "metadata_items",
-    )
-    .unwrap_or(-1);
-    if limit >= 0 && i64::try_from(md.len()).unwrap_or(i64::MAX) > limit {
-        return Err(Error::OverQuota(format!(
-            "Quota exceeded for metadata_items: Requested {}, but already used 0 of {limit} metadata_items",
-            md.len()
-        )));
-    }
+    svc.check_metadata_quota(&i.project_id, &i.user_id, md.len())
+        .await?;
     let c = Changes {
         metadata: Some(md),
         ..Default::default()
