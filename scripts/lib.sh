@@ -18,6 +18,28 @@ ensure_packages() {
   fi
 }
 
+# qemu-system-x86 and qemu-img of one release. Debian 12's machines may carry qemu-utils
+# from bookworm-backports; qemu-system-x86 must then come from there too (the two break
+# each other across releases), so the backports suite is added when that is the case.
+ensure_qemu() {
+  if command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v qemu-img >/dev/null 2>&1; then
+    return
+  fi
+  local target=()
+  if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo12; then
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "==> adding Debian bookworm-backports (qemu-utils here comes from it)"
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' |
+        as_root tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+    fi
+    target=(-t bookworm-backports)
+  fi
+  echo "==> installing QEMU"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${target[@]}" qemu-system-x86 qemu-utils >/dev/null
+}
+
 # Make sure cargo exists (rustup when it does not).
 ensure_rust() {
   if ! command -v cargo >/dev/null 2>&1; then

@@ -45,7 +45,7 @@ class CliError(Exception):
 class Cloud:
     """One `ferrostack aio` process with its own data directory and ports."""
 
-    def __init__(self, workdir, db_url=None):
+    def __init__(self, workdir, db_url=None, compute_driver="fake", extra_conf=""):
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
         self.port = free_port()
@@ -55,6 +55,7 @@ class Cloud:
         self.conf = os.path.join(workdir, "ferrostack.conf")
         with open(self.conf, "w") as f:
             f.write("[DEFAULT]\nbind_host = 127.0.0.1\n")
+            f.write(f"compute_driver = {compute_driver}\n")
             # quick heartbeats and power-state sync for the compute tests
             f.write("report_interval = 2\nservice_down_time = 6\nsync_power_state_interval = 2\n")
             f.write(f"[identity]\nbind_port = {self.port}\npassword_hash_rounds = 4\n")
@@ -71,6 +72,7 @@ class Cloud:
                 f.write(f"connection = {db_url}\n")
             # the web-download test serves its image from loopback
             f.write("[import_filtering_opts]\nallow_private_addresses = true\n")
+            f.write(extra_conf)
         self.proc = None
         self.log_path = os.path.join(workdir, "aio.log")
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::clients::Placement;
+use crate::clients::{Images, Placement};
 use crate::model::{ComputeNode, Flavor};
 use crate::rpc::{COMPUTE_TOPIC, Endpoint, Rpc};
 use crate::virt::{Driver, DriverError, GuestSpec};
@@ -73,6 +73,8 @@ pub struct Agent {
     pub driver: Arc<dyn Driver>,
     pub rpc: Rpc,
     pub placement: Placement,
+    /// Snapshots are uploaded from here, as the requesting user.
+    pub images: Images,
 }
 
 /// Keeps the agent's listener and loops alive; dropping it stops them.
@@ -161,6 +163,16 @@ impl Agent {
             .set_inventory(&node.uuid, &self.inventories(), &self.driver.traits())
             .await
             .map_err(|e| AgentError::Placement(e.to_string()))?;
+        // Guests that outlived a previous agent are adopted again; leftovers of
+        // instances deleted meanwhile are removed.
+        match self
+            .rpc
+            .call_conductor::<Vec<String>>("instances_on_host", json!({"host": self.cfg.host}))
+            .await
+        {
+            Ok(known) => self.driver.recover(&known).await,
+            Err(e) => tracing::warn!(error = %e, "cannot list this host's instances to recover"),
+        }
         let listener = self
             .rpc
             .serve(COMPUTE_TOPIC, &self.cfg.host, self.clone())
@@ -173,6 +185,7 @@ impl Agent {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                me.driver.periodic().await;
                 if let Err(e) = me
                     .rpc
                     .call_conductor::<Value>("heartbeat", json!({"host": me.cfg.host}))
@@ -283,14 +296,12 @@ impl Endpoint for Agent {
                 let kind = args.get("type").and_then(Value::as_str).unwrap_or("novnc");
                 d.console(&uuid(&args)?, kind).await
             }
-            "snapshot" => d.snapshot(&uuid(&args)?).await.map(|s| {
-                use base64::Engine;
-                json!({
-                    "disk_format": s.disk_format,
-                    "container_format": s.container_format,
-                    "data": base64::engine::general_purpose::STANDARD.encode(&s.data),
-                })
-            }),
+            "snapshot" => {
+                let path = self.snapshot_path(&args)?;
+                d.snapshot(&uuid(&args)?, &path).await.map(|s| json!(s))
+            }
+            "upload_snapshot" => return self.upload_snapshot(&args).await,
+            "confirm_resize" => d.confirm_resize(&uuid(&args)?).await.map(|()| Value::Null),
             "uptime" => Ok(Value::from(uptime_line())),
             "diagnostics" => d.diagnostics(&uuid(&args)?).await,
             "set_admin_password" => {
@@ -313,6 +324,39 @@ impl Endpoint for Agent {
             other => return Err(format!("unknown compute agent method {other}")),
         };
         r.map_err(|e| e.to_string())
+    }
+}
+
+impl Agent {
+    /// Where the snapshot for image `image_id` is written before its upload.
+    fn snapshot_path(&self, args: &Value) -> Result<std::path::PathBuf, String> {
+        let image = args
+            .get("image_id")
+            .and_then(Value::as_str)
+            .filter(|s| uuid::Uuid::parse_str(s).is_ok())
+            .ok_or_else(|| "missing or malformed image_id".to_string())?;
+        Ok(self.driver.scratch_dir().join(format!("snapshot-{image}")))
+    }
+
+    /// Upload a snapshot written by `snapshot` to its image as the requesting user,
+    /// then remove the file (also when the upload fails).
+    async fn upload_snapshot(&self, args: &Value) -> Result<Value, String> {
+        let path = self.snapshot_path(args)?;
+        let s = |k: &str| args.get(k).and_then(Value::as_str).unwrap_or_default();
+        let r = self
+            .images
+            .upload_file(
+                s("image_id"),
+                &path,
+                s("disk_format"),
+                s("container_format"),
+                s("token"),
+            )
+            .await
+            .map(|()| Value::Null)
+            .map_err(|e| format!("snapshot upload failed: {e}"));
+        let _ = tokio::fs::remove_file(&path).await;
+        r
     }
 }
 

@@ -1,17 +1,75 @@
 //! REST clients for the services compute calls: placement (service token) and image
 //! (the caller's token, so image visibility applies as in nova).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth::ServiceSession;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+/// Image data transfers may take long; API calls keep the client's 60 s.
+const DATA_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The hash glance recorded (`os_hash_algo` / `os_hash_value`), computed while streaming.
+enum ImageHasher {
+    Sha256(sha2::Sha256, String),
+    Sha384(sha2::Sha384, String),
+    Sha512(sha2::Sha512, String),
+    None,
+}
+
+impl ImageHasher {
+    fn for_record(rec: &Value) -> Self {
+        use sha2::Digest;
+        let want = rec["os_hash_value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if want.is_empty() {
+            return ImageHasher::None;
+        }
+        match rec["os_hash_algo"].as_str().unwrap_or_default() {
+            "sha256" => ImageHasher::Sha256(sha2::Sha256::new(), want),
+            "sha384" => ImageHasher::Sha384(sha2::Sha384::new(), want),
+            "sha512" => ImageHasher::Sha512(sha2::Sha512::new(), want),
+            _ => ImageHasher::None,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        use sha2::Digest;
+        match self {
+            ImageHasher::Sha256(h, _) => h.update(data),
+            ImageHasher::Sha384(h, _) => h.update(data),
+            ImageHasher::Sha512(h, _) => h.update(data),
+            ImageHasher::None => {}
+        }
+    }
+
+    /// `(computed, recorded)` hex digests, None when the record has no usable hash.
+    fn finish(self) -> Option<(String, String)> {
+        use sha2::Digest;
+        match self {
+            ImageHasher::Sha256(h, w) => Some((hex::encode(h.finalize()), w)),
+            ImageHasher::Sha384(h, w) => Some((hex::encode(h.finalize()), w)),
+            ImageHasher::Sha512(h, w) => Some((hex::encode(h.finalize()), w)),
+            ImageHasher::None => None,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{service} is unreachable: {message}")]
     Unreachable {
+        service: &'static str,
+        message: String,
+    },
+    #[error("{message}")]
+    Data {
         service: &'static str,
         message: String,
     },
@@ -580,16 +638,138 @@ impl Images {
             .send()
             .await
             .map_err(|e| self.rest.unreachable(e))?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.text().await.unwrap_or_default();
-            return Err(ClientError::Status {
-                service: "image",
-                status: status.as_u16(),
-                body,
-            });
-        }
+        data_status(resp).await?;
         Ok(())
+    }
+
+    /// Download an image's data to `dest` with the service's token (`token` None) or
+    /// the caller's, verifying it against the record's `os_hash_value` (or the legacy
+    /// md5 `checksum`). The file is written whole or not at all. Returns the record.
+    pub async fn download(&self, id: &str, dest: &Path, token: Option<&str>) -> Result<Value> {
+        use md5::Digest as _;
+        let (s, rec) = self
+            .rest
+            .send(Method::GET, &format!("/v2/images/{id}"), None, &[], token)
+            .await?;
+        if !s.is_success() {
+            return Err(self.rest.fail(s, &rec));
+        }
+        if rec["status"].as_str() != Some("active") {
+            return Err(self.bad_data(format!("image {id} is not active")));
+        }
+        let url = format!("{}/v2/images/{id}/file", self.rest.base().await?);
+        let tok = match token {
+            Some(t) => t.to_string(),
+            None => self
+                .rest
+                .session
+                .token(false)
+                .await
+                .map_err(|e| self.rest.unreachable(e))?,
+        };
+        let resp = self
+            .rest
+            .http
+            .get(&url)
+            .header("X-Auth-Token", tok)
+            .timeout(DATA_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.rest.unreachable(e))?;
+        let mut resp = data_status(resp).await?;
+        let mut hasher = ImageHasher::for_record(&rec);
+        let part = dest.with_extension("part");
+        let io = |e: std::io::Error| self.bad_data(format!("cannot write {}: {e}", part.display()));
+        let mut f = tokio::fs::File::create(&part).await.map_err(io)?;
+        let mut md5 = md5::Md5::new();
+        let written = async {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.rest.unreachable(e))? {
+                hasher.update(&chunk);
+                md5.update(&chunk);
+                f.write_all(&chunk).await.map_err(io)?;
+            }
+            f.sync_all().await.map_err(io)?;
+            Ok::<(), ClientError>(())
+        }
+        .await;
+        drop(f);
+        let verified = written.and_then(|()| {
+            let md5 = hex::encode(md5.finalize());
+            match (hasher.finish(), rec["checksum"].as_str()) {
+                (Some((got, want)), _) if got != want => Err(self.bad_data(format!(
+                    "image {id} data does not match its {}: the download is corrupt",
+                    rec["os_hash_algo"].as_str().unwrap_or("hash")
+                ))),
+                (None, Some(want)) if md5 != want => Err(self.bad_data(format!(
+                    "image {id} data does not match its checksum: the download is corrupt"
+                ))),
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = verified {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&part, dest)
+            .await
+            .map_err(|e| self.bad_data(format!("cannot write {}: {e}", dest.display())))?;
+        Ok(rec)
+    }
+
+    /// Stream a file to a queued image as the caller, setting its formats first.
+    pub async fn upload_file(
+        &self,
+        id: &str,
+        src: &Path,
+        disk_format: &str,
+        container_format: &str,
+        token: &str,
+    ) -> Result<()> {
+        let patch = json!([
+            {"op": "replace", "path": "/disk_format", "value": disk_format},
+            {"op": "replace", "path": "/container_format", "value": container_format},
+        ]);
+        let (s, v) = self
+            .rest
+            .send(
+                Method::PATCH,
+                &format!("/v2/images/{id}"),
+                Some(&patch),
+                &[(
+                    "Content-Type",
+                    "application/openstack-images-v2.1-json-patch",
+                )],
+                Some(token),
+            )
+            .await?;
+        if !s.is_success() {
+            return Err(self.rest.fail(s, &v));
+        }
+        let f = tokio::fs::File::open(src)
+            .await
+            .map_err(|e| self.bad_data(format!("cannot read {}: {e}", src.display())))?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
+        let url = format!("{}/v2/images/{id}/file", self.rest.base().await?);
+        let resp = self
+            .rest
+            .http
+            .put(&url)
+            .header("X-Auth-Token", token)
+            .header("Content-Type", "application/octet-stream")
+            .timeout(DATA_TIMEOUT)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.rest.unreachable(e))?;
+        data_status(resp).await?;
+        Ok(())
+    }
+
+    fn bad_data(&self, message: String) -> ClientError {
+        ClientError::Data {
+            service: "image",
+            message,
+        }
     }
 
     /// Any image API request as the caller: status and JSON body.
@@ -638,6 +818,20 @@ impl Images {
             .await?;
         Ok(())
     }
+}
+
+/// A data transfer's response, or the image service's error.
+async fn data_status(resp: reqwest::Response) -> Result<reqwest::Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    Err(ClientError::Status {
+        service: "image",
+        status: status.as_u16(),
+        body,
+    })
 }
 
 fn urlencode(s: &str) -> String {

@@ -96,6 +96,12 @@ pub struct Op {
 }
 
 impl ComputeService {
+    /// How long to wait for an agent operation that may wait for the guest (a clean
+    /// shutdown, a snapshot, a disk rebuilt from an image).
+    pub fn long_timeout(&self) -> std::time::Duration {
+        self.rpc.timeout + std::time::Duration::from_secs(self.cfg.shutdown_timeout + 600)
+    }
+
     /// The driver's view of an instance.
     pub fn guest_spec(i: &Instance) -> GuestSpec {
         GuestSpec {
@@ -378,7 +384,10 @@ impl ComputeService {
         if matches!(op.method, "rebuild" | "rescue") {
             args["spec"] = json!(Self::guest_spec(&inst));
         }
-        let r = self.rpc.call_agent(&host, op.method, args, None).await;
+        let r = self
+            .rpc
+            .call_agent(&host, op.method, args, Some(self.long_timeout()))
+            .await;
         let now = self.now();
         match r {
             Ok(_) => {

@@ -369,13 +369,14 @@ impl Config {
         Ok(c)
     }
 
-    /// The virt driver: `name` (from `--compute-driver`) else `[DEFAULT] compute_driver`.
-    /// `fake` reports `[fake_driver] vcpus / memory_mb / disk_gb` (nova's fake driver
-    /// sizes by default) and fails every spawn when `[fake_driver] fail_spawn` is set.
-    pub fn driver(&self, name: Option<&str>) -> Result<Arc<dyn compute::virt::Driver>> {
+    /// The virt driver chosen: `name` (from `--compute-driver`) else `[DEFAULT]
+    /// compute_driver` (`qemu` by default). `fake` reports `[fake_driver] vcpus /
+    /// memory_mb / disk_gb` (nova's fake driver sizes by default) and fails every spawn
+    /// when `[fake_driver] fail_spawn` is set.
+    pub fn driver_choice(&self, name: Option<&str>) -> Result<DriverChoice> {
         let name = name
             .map(str::to_string)
-            .unwrap_or_else(|| self.string("default", "compute_driver", "fake"));
+            .unwrap_or_else(|| self.string("default", "compute_driver", "qemu"));
         match name.as_str() {
             "fake" | "fake.FakeDriver" => {
                 let f = "fake_driver";
@@ -388,12 +389,67 @@ impl Config {
                     bail!("[fake_driver] vcpus, memory_mb and disk_gb must be positive");
                 }
                 let fail = self.flag(f, "fail_spawn", false)?;
-                Ok(Arc::new(compute::virt::fake::FakeDriver::new(cap, fail)))
+                Ok(DriverChoice::Fake(cap, fail))
             }
-            "qemu" | "libvirt.LibvirtDriver" => bail!(
-                "compute driver {name:?} is not available yet in this build; use --compute-driver fake"
-            ),
-            other => bail!("unknown compute driver {other:?}; choose fake or qemu"),
+            "qemu" | "libvirt.LibvirtDriver" => {
+                match self.string("libvirt", "virt_type", "kvm").as_str() {
+                    "kvm" | "qemu" => Ok(DriverChoice::Qemu),
+                    other => {
+                        bail!("[libvirt] virt_type {other:?} is not supported; use kvm or qemu")
+                    }
+                }
+            }
+            other => bail!("unknown compute driver {other:?}; choose qemu or fake"),
+        }
+    }
+
+    /// Open the chosen driver. The qemu driver keeps its guests under `[DEFAULT]
+    /// instances_path` (default `DIR/instances`), probes KVM once unless `[libvirt]
+    /// virt_type = qemu` (TCG), and fails when QEMU is not installed.
+    pub async fn open_driver(
+        &self,
+        choice: &DriverChoice,
+        dir: &Path,
+        images: Arc<dyn compute::virt::ImageSource>,
+    ) -> Result<Arc<dyn compute::virt::Driver>> {
+        use compute::virt::qemu::{QemuDriver, QemuOptions};
+        match choice {
+            DriverChoice::Fake(cap, fail) => {
+                Ok(Arc::new(compute::virt::fake::FakeDriver::new(*cap, *fail)))
+            }
+            DriverChoice::Qemu => {
+                let path = self
+                    .get("default", "instances_path")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| dir.join("instances"));
+                let mut o = QemuOptions::for_host(path).await?;
+                if self.string("libvirt", "virt_type", "kvm") == "qemu" {
+                    o.accel = compute::virt::qemu::Accel::Tcg;
+                }
+                o.vnc = self.flag("vnc", "enabled", true)?;
+                o.vnc_listen = self.string("vnc", "server_listen", "127.0.0.1");
+                o.serial = self.flag("serial_console", "enabled", true)?;
+                o.serial_listen = self.string("serial_console", "proxyclient_address", "127.0.0.1");
+                let range = self.string("serial_console", "port_range", "10000:20000");
+                o.serial_ports = match range.split_once(':').map(|(a, b)| (a.parse(), b.parse())) {
+                    Some((Ok(a), Ok(b))) if a < b => a..b,
+                    _ => bail!("[serial_console] port_range must be START:END, not {range:?}"),
+                };
+                o.force_config_drive = self.flag("default", "force_config_drive", false)?;
+                o.soft_reboot_wait = std::time::Duration::from_secs(self.parse(
+                    "libvirt",
+                    "wait_soft_reboot_seconds",
+                    o.soft_reboot_wait.as_secs(),
+                )?);
+                o.cache_min_age = std::time::Duration::from_secs(self.parse(
+                    "image_cache",
+                    "remove_unused_original_minimum_age_seconds",
+                    o.cache_min_age.as_secs(),
+                )?);
+                o.console_log_max =
+                    self.parse("libvirt", "console_log_max_bytes", o.console_log_max)?;
+                Ok(Arc::new(QemuDriver::open(o, images).await?))
+            }
         }
     }
 
@@ -414,6 +470,13 @@ impl Config {
             project_domain_name: self.string(s, "project_domain_name", "Default"),
         })
     }
+}
+
+/// A virt driver named in the configuration, checked but not opened yet.
+#[derive(Debug, Clone)]
+pub enum DriverChoice {
+    Fake(compute::virt::Capacity, bool),
+    Qemu,
 }
 
 /// `a, b ,c` → `["a", "b", "c"]`

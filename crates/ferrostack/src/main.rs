@@ -45,8 +45,9 @@ enum Cmd {
         /// Address to listen on (default 127.0.0.1, or [DEFAULT] bind_host).
         #[arg(long)]
         bind: Option<std::net::IpAddr>,
-        /// Virt driver of the local compute agent: fake (instant in-memory guests) or
-        /// qemu (default: [DEFAULT] compute_driver, else fake).
+        /// Virt driver of the local compute agent: qemu (real guests in
+        /// qemu-system-x86_64, KVM when it works, else TCG) or fake (instant in-memory
+        /// guests, for tests and scale). Default: [DEFAULT] compute_driver, else qemu.
         #[arg(long)]
         compute_driver: Option<String>,
     },
@@ -61,7 +62,8 @@ enum Cmd {
         /// machine's host name).
         #[arg(long)]
         host: Option<String>,
-        /// The compute agent's virt driver: fake or qemu (default: [DEFAULT] compute_driver).
+        /// The compute agent's virt driver: qemu or fake (default: [DEFAULT] compute_driver,
+        /// else qemu).
         #[arg(long)]
         compute_driver: Option<String>,
         /// Data directory for keys and SQLite files (default: [DEFAULT] state_path or the

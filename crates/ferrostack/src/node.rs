@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use identity::Identity;
 use identity::bootstrap::{BootstrapOptions, CatalogEntry};
 
-use crate::config::Config;
+use crate::config::{Config, DriverChoice};
 
 /// Every service ferrostack knows, with its OpenStack port.
 pub const SERVICES: &[(&str, u16)] = &[
@@ -302,23 +302,35 @@ async fn open_compute(
 }
 
 /// Start a compute agent in the background: it registers with the conductor and
-/// reports to placement, retrying while they come up. The task owns the agent.
-fn spawn_agent(
+/// reports to placement, retrying while they come up. The task owns the agent. Fails
+/// when the driver cannot run on this host (QEMU missing…): no hypervisor registers.
+#[allow(clippy::too_many_arguments)]
+async fn spawn_agent(
     cfg: &Config,
+    dir: &Path,
     host: Option<String>,
-    driver: Option<&str>,
+    driver: &DriverChoice,
     bus: bus::Bus,
     session: &Arc<auth::ServiceSession>,
     placement_url: Option<String>,
+    image_url: Option<String>,
 ) -> Result<tokio::task::JoinHandle<()>> {
     let ac = cfg.agent(host)?;
-    let driver = cfg.driver(driver)?;
+    let images = compute::clients::Images::new(compute::clients::Rest::new(
+        session.clone(),
+        client_endpoint(cfg, "glance", "image", image_url),
+    ));
+    let driver = cfg
+        .open_driver(driver, dir, Arc::new(images.clone()))
+        .await
+        .with_context(|| format!("the compute agent of host {} cannot start", ac.host))?;
     let timeout = cfg.compute(Path::new("."))?.rpc_timeout;
     let agent = Arc::new(compute::agent::Agent {
         cfg: ac,
         driver,
         rpc: compute::rpc::Rpc { bus, timeout },
         placement: placement_client(cfg, session, placement_url),
+        images,
     });
     Ok(tokio::spawn(async move {
         let mut delay = std::time::Duration::from_millis(200);
@@ -404,8 +416,8 @@ pub async fn aio(
     let compute_port = cfg.port("compute", known("compute")?)?;
     let compute_url = format!("http://{}:{compute_port}/v2.1", url_host(host));
     let compute_listener = bind(host, compute_port).await?;
-    // Fail on a bad driver or bus before anything is written.
-    cfg.driver(compute_driver.as_deref())?;
+    // Fail on a bad driver name or bus before anything is written.
+    let driver = cfg.driver_choice(compute_driver.as_deref())?;
     let bus = open_bus(&cfg).await?;
     let id = open_identity(&cfg, &dir, None).await?;
 
@@ -515,14 +527,25 @@ pub async fn aio(
     // `[compute] local_agent = false`: this node is a controller only; hypervisors
     // join with `ferrostack serve compute-agent` over a shared transport_url.
     let agent = if cfg.flag("compute", "local_agent", true)? {
-        Some(spawn_agent(
+        match spawn_agent(
             &cfg,
+            &dir,
             None,
-            compute_driver.as_deref(),
+            &driver,
             bus.clone(),
             &session,
             Some(placement_url.clone()),
-        )?)
+            Some(image_url.clone()),
+        )
+        .await
+        {
+            Ok(a) => Some(a),
+            Err(e) => {
+                // The control plane still serves; this host just offers no hypervisor.
+                tracing::error!("{e:#}; this host registers no hypervisor");
+                None
+            }
+        }
     } else {
         None
     };
@@ -650,14 +673,20 @@ pub async fn serve(
                 Some(b) => b,
                 None => bus.insert(open_bus(&cfg).await?),
             };
-            agents.push(spawn_agent(
-                &cfg,
-                opts.host.clone(),
-                opts.compute_driver.as_deref(),
-                b.clone(),
-                &session,
-                None,
-            )?);
+            let choice = cfg.driver_choice(opts.compute_driver.as_deref())?;
+            agents.push(
+                spawn_agent(
+                    &cfg,
+                    &dir,
+                    opts.host.clone(),
+                    &choice,
+                    b.clone(),
+                    &session,
+                    None,
+                    None,
+                )
+                .await?,
+            );
             tracing::info!(service = %s, "serving");
             continue;
         }

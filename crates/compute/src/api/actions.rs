@@ -9,7 +9,6 @@ use auth::Context;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::St;
@@ -701,18 +700,29 @@ impl ComputeService {
         let host = i.host.clone().unwrap_or_default();
         self.set_task(&i.uuid, tasks[0]).await;
         let r = async {
+            let long = Some(self.long_timeout());
             let snap = self
                 .rpc
-                .call_agent(&host, "snapshot", json!({"uuid": i.uuid}), None)
+                .call_agent(
+                    &host,
+                    "snapshot",
+                    json!({"uuid": i.uuid, "image_id": image_id}),
+                    long,
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             self.set_task(&i.uuid, tasks[1]).await;
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(snap["data"].as_str().unwrap_or_default())
-                .map_err(|e| e.to_string())?;
-            self.images
-                .upload(image_id, data, token)
+            self.rpc
+                .call_agent(
+                    &host,
+                    "upload_snapshot",
+                    json!({"uuid": i.uuid, "image_id": image_id, "token": token,
+                           "disk_format": snap["disk_format"],
+                           "container_format": snap["container_format"]}),
+                    long,
+                )
                 .await
+                .map(|_| ())
                 .map_err(|e| e.to_string())
         }
         .await;
@@ -1373,11 +1383,21 @@ async fn confirm_resize(c: &Ctx<'_>) -> Result<Response> {
     let old_state = sys_str(&c.i, "old_vm_state").unwrap_or_else(|| vm::ACTIVE.into());
     let old_host = sys_str(&c.i, "old_host");
     svc.placement.release(&mig.uuid).await?;
-    if let Some(h) = old_host.filter(|h| Some(h) != c.i.host.as_ref()) {
-        let _ = svc
-            .rpc
-            .call_agent(&h, "destroy", json!({"uuid": c.i.uuid}), None)
-            .await;
+    match old_host.filter(|h| Some(h) != c.i.host.as_ref()) {
+        Some(h) => {
+            let _ = svc
+                .rpc
+                .call_agent(&h, "destroy", json!({"uuid": c.i.uuid}), None)
+                .await;
+        }
+        None => {
+            if let Some(h) = &c.i.host {
+                let _ = svc
+                    .rpc
+                    .call_agent(h, "confirm_resize", json!({"uuid": c.i.uuid}), None)
+                    .await;
+            }
+        }
     }
     let mut sysmeta: Map<String, Value> = c.i.system_metadata.clone();
     for k in [

@@ -263,13 +263,14 @@ impl Driver for FakeDriver {
         })
     }
 
-    async fn snapshot(&self, uuid: &str) -> DriverResult<Snapshot> {
-        self.with(uuid, |_| {
-            Ok(Snapshot {
-                disk_format: "raw".into(),
-                container_format: "bare".into(),
-                data: vec![0u8; 1024],
-            })
+    async fn snapshot(&self, uuid: &str, dest: &std::path::Path) -> DriverResult<Snapshot> {
+        self.with(uuid, |_| Ok(()))?;
+        tokio::fs::write(dest, vec![0u8; 1024])
+            .await
+            .map_err(|e| DriverError::Failed(format!("cannot write the snapshot: {e}")))?;
+        Ok(Snapshot {
+            disk_format: "raw".into(),
+            container_format: "bare".into(),
         })
     }
 }

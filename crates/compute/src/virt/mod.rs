@@ -5,6 +5,9 @@
 //! the conductor over the bus).
 
 pub mod fake;
+pub mod qemu;
+
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -90,8 +93,21 @@ pub trait Driver: Send + Sync {
     async fn resize(&self, spec: &GuestSpec, new: &Flavor) -> DriverResult<()>;
     /// The guest's console log (whole or last lines).
     async fn console_output(&self, uuid: &str) -> DriverResult<String>;
-    /// The guest's root disk flattened, as image data (`disk_format`, bytes path).
-    async fn snapshot(&self, uuid: &str) -> DriverResult<Snapshot>;
+    /// The guest's root disk flattened into the file `dest` (image data to upload).
+    async fn snapshot(&self, uuid: &str, dest: &Path) -> DriverResult<Snapshot>;
+    /// Where snapshots are written before upload (a directory of this host).
+    fn scratch_dir(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+    /// A resize was confirmed: drop what a revert would have needed.
+    async fn confirm_resize(&self, _uuid: &str) -> DriverResult<()> {
+        Ok(())
+    }
+    /// Housekeeping the agent runs every report interval (log rotation, caches).
+    async fn periodic(&self) {}
+    /// At agent start: `known` are the instances the cloud places on this host. The
+    /// driver re-adopts running guests and removes what belongs to none of them.
+    async fn recover(&self, _known: &[String]) {}
     /// Boot the guest from a rescue image with its own disk attached second.
     async fn rescue(&self, _spec: &GuestSpec, _rescue_image: &str) -> DriverResult<()> {
         Err(DriverError::Unsupported(
@@ -124,12 +140,28 @@ pub trait Driver: Send + Sync {
     }
 }
 
-/// Image data a snapshot produced.
-#[derive(Debug, Clone)]
+/// The formats of the image data a snapshot wrote.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub disk_format: String,
     pub container_format: String,
-    pub data: Vec<u8>,
+}
+
+/// Where a driver gets image data: the image service, with the service's credentials.
+#[async_trait]
+pub trait ImageSource: Send + Sync {
+    /// Download image `id` into `dest` (verified against its recorded hash); returns
+    /// the image record.
+    async fn fetch(&self, id: &str, dest: &Path) -> Result<Value, String>;
+}
+
+#[async_trait]
+impl ImageSource for crate::clients::Images {
+    async fn fetch(&self, id: &str, dest: &Path) -> Result<Value, String> {
+        self.download(id, dest, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The power state for a vm_state after an operation succeeded.
