@@ -52,6 +52,9 @@ class Cloud:
         self.image_port = free_port()
         self.placement_port = free_port()
         self.compute_port = free_port()
+        self.metadata_port = free_port()
+        self.novnc_port = free_port()
+        self.serial_port = free_port()
         self.conf = os.path.join(workdir, "ferrostack.conf")
         with open(self.conf, "w") as f:
             f.write("[DEFAULT]\nbind_host = 127.0.0.1\n")
@@ -67,6 +70,9 @@ class Cloud:
             f.write(f"[placement]\nbind_port = {self.placement_port}\n")
             if db_url:
                 f.write(f"connection = {db_url}\n")
+            f.write(f"[metadata]\nbind_port = {self.metadata_port}\n")
+            f.write(f"[novncproxy]\nbind_port = {self.novnc_port}\n")
+            f.write(f"[serialproxy]\nbind_port = {self.serial_port}\n")
             f.write(f"[compute]\nbind_port = {self.compute_port}\n")
             if db_url:
                 f.write(f"connection = {db_url}\n")

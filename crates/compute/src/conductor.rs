@@ -589,6 +589,11 @@ impl ComputeService {
         let Ok(Some(inst)) = instances::get(&self.db, &uuid, false).await else {
             return;
         };
+        // Its console tokens die with it.
+        let tokens = crate::consoles::SqlTokenStore {
+            db: self.db.clone(),
+        };
+        let _ = console_proxy::TokenStore::delete_for_instance(&tokens, &uuid).await;
         let mut result: std::result::Result<(), String> = Ok(());
         if let Some(host) = &inst.host
             && let Err(e) = self

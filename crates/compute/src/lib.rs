@@ -10,7 +10,9 @@ pub mod agent;
 pub mod api;
 pub mod clients;
 pub mod conductor;
+pub mod consoles;
 pub mod error;
+pub mod metadata_api;
 pub mod model;
 pub mod notify;
 pub mod policy_defaults;
@@ -59,6 +61,12 @@ pub struct ComputeConfig {
     pub notifications: bool,
     /// Quota defaults (`[quota]`).
     pub quota_defaults: Vec<(String, i64)>,
+    /// `[vnc] novncproxy_base_url`: the noVNC page console URLs point at.
+    pub novncproxy_base_url: String,
+    /// `[serial_console] base_url`: the serial console proxy's websocket.
+    pub serial_base_url: String,
+    /// `[consoleauth] token_ttl` seconds.
+    pub console_token_ttl: u64,
 }
 
 impl ComputeConfig {
@@ -77,6 +85,9 @@ impl ComputeConfig {
             shutdown_timeout: 60,
             shelved_offload_time: 0,
             notifications: true,
+            novncproxy_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
+            serial_base_url: "ws://127.0.0.1:6083/".into(),
+            console_token_ttl: 600,
             quota_defaults: quota::DEFAULTS
                 .iter()
                 .map(|(k, v)| ((*k).to_string(), *v))

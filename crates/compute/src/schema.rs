@@ -228,4 +228,20 @@ CREATE TABLE aggregate_metadata (
 ALTER TABLE flavor ADD COLUMN internal_id BIGINT;
 "#,
     },
+    Migration {
+        version: 4,
+        name: "console auth tokens",
+        sql: r#"
+CREATE TABLE console_auth_token (
+    token_hash VARCHAR(64) NOT NULL PRIMARY KEY,
+    console_type VARCHAR(32) NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    port INTEGER NOT NULL,
+    internal_access_path VARCHAR(255),
+    instance_uuid VARCHAR(36) NOT NULL,
+    expires BIGINT NOT NULL
+){TABLE};
+CREATE INDEX console_auth_token_instance ON console_auth_token (instance_uuid);
+"#,
+    },
 ];

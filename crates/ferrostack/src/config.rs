@@ -331,6 +331,24 @@ impl Config {
         for (name, v) in c.quota_defaults.iter_mut() {
             *v = self.parse("quota", name, *v)?;
         }
+        let host = match self.bind_host()? {
+            std::net::IpAddr::V6(a) => format!("[{a}]"),
+            a => a.to_string(),
+        };
+        c.novncproxy_base_url = self.string(
+            "vnc",
+            "novncproxy_base_url",
+            &format!(
+                "http://{host}:{}/vnc_lite.html",
+                self.port("novncproxy", 6080)?
+            ),
+        );
+        c.serial_base_url = self.string(
+            "serial_console",
+            "base_url",
+            &format!("ws://{host}:{}/", self.port("serialproxy", 6083)?),
+        );
+        c.console_token_ttl = self.parse("consoleauth", "token_ttl", c.console_token_ttl)?;
         Ok(c)
     }
 
@@ -469,6 +487,19 @@ impl Config {
             user_domain_name: self.string(s, "user_domain_name", "Default"),
             project_domain_name: self.string(s, "project_domain_name", "Default"),
         })
+    }
+}
+
+/// The console proxies' options: noVNC's web client from Debian's `novnc` package
+/// when installed, `[console] allowed_origins`.
+pub fn proxy_options(cfg: &Config) -> console_proxy::ProxyOptions {
+    console_proxy::ProxyOptions {
+        novnc_dir: Some(PathBuf::from(cfg.string(
+            "vnc",
+            "novnc_dir",
+            "/usr/share/novnc",
+        ))),
+        allowed_origins: list(&cfg.string("console", "allowed_origins", "")),
     }
 }
 

@@ -54,8 +54,8 @@ enum Cmd {
     /// Serve some services of a multi-node deployment, as the configuration file describes.
     Serve {
         /// Services to run: identity, image, placement, compute (API, scheduler and
-        /// conductor), compute-agent (a hypervisor host; needs [DEFAULT] transport_url
-        /// shared with compute).
+        /// conductor), metadata / novncproxy / serialproxy (after compute), compute-agent
+        /// (a hypervisor host; needs [DEFAULT] transport_url shared with compute).
         #[arg(required = true)]
         services: Vec<String>,
         /// Host name the compute agent registers as (default: [DEFAULT] host, else this

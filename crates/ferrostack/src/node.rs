@@ -19,6 +19,9 @@ pub const SERVICES: &[(&str, u16)] = &[
     ("image", 9292),
     ("placement", 8778),
     ("compute", 8774),
+    ("metadata", 8775),
+    ("novncproxy", 6080),
+    ("serialproxy", 6083),
 ];
 
 /// The account the services use to call each other in `aio` (in the `service` project).
@@ -351,6 +354,24 @@ async fn spawn_agent(
     }))
 }
 
+/// nova-api-metadata over the compute database (`[neutron]
+/// metadata_proxy_shared_secret` signs `X-Instance-ID`).
+fn metadata_router(cfg: &Config, cmp: &Arc<compute::ComputeService>) -> axum::Router {
+    metadata::router(
+        Arc::new(compute::metadata_api::Finder(cmp.clone())),
+        cfg.get("neutron", "metadata_proxy_shared_secret")
+            .map(str::to_string),
+    )
+}
+
+/// A console proxy (noVNC or serial) redeeming the compute database's tokens.
+fn console_router(cfg: &Config, cmp: &Arc<compute::ComputeService>) -> axum::Router {
+    console_proxy::router(
+        Arc::new(compute::consoles::SqlTokenStore { db: cmp.db.clone() }),
+        crate::config::proxy_options(cfg),
+    )
+}
+
 async fn open_bus(cfg: &Config) -> Result<bus::Bus> {
     let url = cfg.transport_url();
     bus::Bus::from_url(&url)
@@ -416,6 +437,9 @@ pub async fn aio(
     let compute_port = cfg.port("compute", known("compute")?)?;
     let compute_url = format!("http://{}:{compute_port}/v2.1", url_host(host));
     let compute_listener = bind(host, compute_port).await?;
+    let metadata_listener = bind(host, cfg.port("metadata", known("metadata")?)?).await?;
+    let novnc_listener = bind(host, cfg.port("novncproxy", known("novncproxy")?)?).await?;
+    let serial_listener = bind(host, cfg.port("serialproxy", known("serialproxy")?)?).await?;
     // Fail on a bad driver name or bus before anything is written.
     let driver = cfg.driver_choice(compute_driver.as_deref())?;
     let bus = open_bus(&cfg).await?;
@@ -585,6 +609,24 @@ pub async fn aio(
             listener: compute_listener,
             router: compute::api::router(cmp.clone(), validator, COMPUTE_MAX_BODY),
         },
+        Bound {
+            name: "metadata",
+            trim: false,
+            listener: metadata_listener,
+            router: metadata_router(&cfg, &cmp),
+        },
+        Bound {
+            name: "novncproxy",
+            trim: false,
+            listener: novnc_listener,
+            router: console_router(&cfg, &cmp),
+        },
+        Bound {
+            name: "serialproxy",
+            trim: false,
+            listener: serial_listener,
+            router: console_router(&cfg, &cmp),
+        },
     ];
     tracing::info!(
         data_dir = %dir.display(),
@@ -664,6 +706,7 @@ pub async fn serve(
     let mut listeners = Vec::new();
     let mut agents = Vec::new();
     let mut bus = None;
+    let mut compute_svc: Option<Arc<compute::ComputeService>> = None;
     // One service account session (token, catalog, validation cache) for them all.
     let mut remote: Option<(Arc<auth::ServiceSession>, auth::Validator)> = None;
     for s in &services {
@@ -732,11 +775,33 @@ pub async fn serve(
                 let (cmp, conductor) =
                     open_compute(&cfg, &dir, b.clone(), &session, None, None).await?;
                 listeners.push(conductor);
+                compute_svc = Some(cmp.clone());
                 bound.push(Bound {
                     name: "compute",
                     trim: true,
                     listener,
                     router: compute::api::router(cmp, validator, COMPUTE_MAX_BODY),
+                });
+            }
+            "metadata" | "novncproxy" | "serialproxy" => {
+                // They read the compute database through the compute service.
+                let Some(cmp) = &compute_svc else {
+                    bail!("serve {s} after compute in the same command (e.g. `serve compute {s}`)");
+                };
+                let router = if s == "metadata" {
+                    metadata_router(&cfg, cmp)
+                } else {
+                    console_router(&cfg, cmp)
+                };
+                bound.push(Bound {
+                    name: if s == "metadata" {
+                        "metadata"
+                    } else {
+                        "console proxy"
+                    },
+                    trim: false,
+                    listener,
+                    router,
                 });
             }
             other => bail!("service {other:?} cannot be served yet"),

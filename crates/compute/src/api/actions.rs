@@ -411,6 +411,17 @@ pub async fn action(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            let allowed: &[&str] = match name.as_str() {
+                "os-getVNCConsole" => &["novnc", "xvpvnc"],
+                "os-getSPICEConsole" => &["spice-html5"],
+                "os-getSerialConsole" => &["serial"],
+                _ => &["rdp-html5"],
+            };
+            if !allowed.contains(&kind.as_str()) {
+                return Err(bad(format!(
+                    "Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of {allowed:?}"
+                )));
+            }
             remote_console(&svc, &c.i, &kind)
                 .await
                 .map(|v| axum::Json(json!({"console": v})).into_response())
@@ -531,11 +542,18 @@ pub async fn action(
     }
 }
 
+/// Ask the guest's host where its console of `kind` listens, issue a console auth
+/// token for it and answer `{"type", "url"}`.
 async fn remote_console(svc: &ComputeService, i: &Instance, kind: &str) -> Result<Value> {
-    let Some(host) = i.host.clone() else {
-        return Err(Error::Conflict(format!("Instance {} is not ready", i.uuid)));
+    let ready = [vm::ACTIVE, vm::PAUSED, vm::RESCUED].contains(&i.vm_state.as_str());
+    let Some(host) = i.host.clone().filter(|_| ready) else {
+        return Err(Error::Conflict(format!(
+            "Instance {} is not ready.",
+            i.uuid
+        )));
     };
-    svc.rpc
+    let at = svc
+        .rpc
         .call_agent(
             &host,
             "console",
@@ -543,7 +561,22 @@ async fn remote_console(svc: &ComputeService, i: &Instance, kind: &str) -> Resul
             None,
         )
         .await
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| bad(e.to_string()))?;
+    let target = console_proxy::ConsoleTarget {
+        instance_uuid: i.uuid.clone(),
+        console_type: kind.to_string(),
+        host: at["host"].as_str().unwrap_or("127.0.0.1").to_string(),
+        port: at["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| Error::Internal("the compute agent gave no console port".into()))?,
+        internal_access_path: at["internal_access_path"].as_str().map(str::to_string),
+    };
+    let store = crate::consoles::SqlTokenStore { db: svc.db.clone() };
+    let token = console_proxy::authorize(&store, target, svc.cfg.console_token_ttl)
+        .await
+        .map_err(Error::Internal)?;
+    Ok(json!({"type": kind, "url": crate::consoles::console_url(&svc.cfg, kind, &token)}))
 }
 
 /// `POST /servers/{id}/remote-consoles` (2.6)
@@ -577,7 +610,8 @@ pub async fn remote_consoles(
             "Invalid input for field/attribute remote_console. Unsupported protocol {protocol} / type {kind}."
         )));
     }
-    let v = remote_console(&svc, &i, kind).await?;
+    let mut v = remote_console(&svc, &i, kind).await?;
+    v["protocol"] = json!(protocol);
     Ok(axum::Json(json!({"remote_console": v})).into_response())
 }
 

@@ -1036,8 +1036,45 @@ pub async fn migrations(State(svc): St, ctx: Context, v: Version, p: Params) -> 
     Ok(axum::Json(json!({"migrations": list})).into_response())
 }
 
+/// `GET /os-console-auth-tokens/{token}` (admin): where a console token leads; before
+/// 2.31 only for RDP consoles, as nova.
+pub async fn console_auth_token(
+    State(svc): St,
+    ctx: Context,
+    v: Version,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    svc.enforce(&ctx, "os_compute_api:os-console-auth-tokens", &json!({}))?;
+    let store = crate::consoles::SqlTokenStore { db: svc.db.clone() };
+    let t = console_proxy::TokenStore::get(
+        &store,
+        &console_proxy::hash_token(&token),
+        console_proxy::now(),
+    )
+    .await
+    .map_err(Error::Internal)?
+    .ok_or_else(|| Error::NotFound(format!("The token '{token}' is invalid or has expired")))?;
+    if !v.at_least(2, 31) && t.console_type != "rdp-html5" {
+        return Err(Error::BadRequest(
+            "The requested console type details are not accessible".into(),
+        ));
+    }
+    Ok(axum::Json(json!({"console": {
+        "instance_uuid": t.instance_uuid,
+        "host": t.host,
+        "port": t.port,
+        "internal_access_path": t.internal_access_path,
+    }}))
+    .into_response())
+}
+
 pub fn routes() -> Routes<Arc<ComputeService>> {
     let r = Routes::new();
+    let r = api::route!(
+        r,
+        "/v2.1/os-console-auth-tokens/{console_token}",
+        get(console_auth_token, "Show a console connection's details")
+    );
     let r = api::route!(
         r,
         "/v2.1/limits",

@@ -1138,6 +1138,9 @@ impl Driver for QemuDriver {
             Self::qmp(&g, "stop", None).await?;
         }
         let disk = self.dir(uuid).join("disk");
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(failed)?;
+        }
         let r = run(
             "qemu-img",
             &[
