@@ -351,3 +351,17 @@ def test_guests_survive_agent_restart(qcloud, env):
         c.os("server", "delete", "--wait", n)
     assert all(qemu_pids(i) == [] for i in ids)
     assert os.listdir(instances_dir(c)) in ([], ["_base"], ["_base", "snapshots"], ["snapshots", "_base"])
+
+
+def test_delete_during_build_leaves_nothing(qcloud, env):
+    c = qcloud
+    name = unique("gone")
+    s = c.os("server", "create", "--image", env["image"], "--flavor", env["tiny"],
+             "--nic", "none", name, "-f", "json")
+    c.os("server", "delete", "--wait", name)
+    deadline = time.time() + 30
+    while time.time() < deadline and (qemu_pids(s["id"]) or
+                                      os.path.exists(os.path.join(instances_dir(c), s["id"]))):
+        time.sleep(1)
+    assert qemu_pids(s["id"]) == []
+    assert not os.path.exists(os.path.join(instances_dir(c), s["id"]))
