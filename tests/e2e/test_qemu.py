@@ -365,3 +365,17 @@ def test_delete_during_build_leaves_nothing(qcloud, env):
         time.sleep(1)
     assert qemu_pids(s["id"]) == []
     assert not os.path.exists(os.path.join(instances_dir(c), s["id"]))
+
+
+def test_crashed_qemu_becomes_shutoff_and_starts_again(qcloud, env):
+    c = qcloud
+    name = unique("crash")
+    s = boot(c, env, name)
+    os.kill(qemu_pids(s["id"])[0], 9)
+    wait_status(c, name, "SHUTOFF", timeout=90)
+    events = c.os("server", "event", "list", name, "-f", "json")
+    assert any(e["Action"] == "stop" for e in events), events
+    c.os("server", "start", name)
+    wait_status(c, name, "ACTIVE")
+    assert len(qemu_pids(s["id"])) == 1
+    c.os("server", "delete", "--wait", name)

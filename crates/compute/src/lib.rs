@@ -150,6 +150,20 @@ impl ComputeService {
         }))
     }
 
+    async fn heartbeat_internal_services(&self, host: &str) {
+        for (binary, topic) in [
+            ("nova-conductor", "conductor"),
+            ("nova-scheduler", "scheduler"),
+        ] {
+            if let Err(e) =
+                store::misc::upsert_service(&self.db, host, binary, topic, "internal", self.now())
+                    .await
+            {
+                tracing::warn!(service = binary, error = %e, "service heartbeat failed");
+            }
+        }
+    }
+
     /// Serve the conductor topic on the bus (agents register and report here), and
     /// keep the `nova-conductor` and `nova-scheduler` service records of this host
     /// alive (zone `internal`, as nova lists them).
@@ -158,21 +172,14 @@ impl ComputeService {
         let me = self.clone();
         let h = host.clone();
         let period = Duration::from_secs((self.cfg.service_down_time / 3).clamp(1, 10) as u64);
+        // The records exist before the API answers (clients list services at once).
+        self.heartbeat_internal_services(&host).await;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
+            tick.tick().await;
             loop {
                 tick.tick().await;
-                for (binary, topic) in [
-                    ("nova-conductor", "conductor"),
-                    ("nova-scheduler", "scheduler"),
-                ] {
-                    if let Err(e) =
-                        store::misc::upsert_service(&me.db, &h, binary, topic, "internal", me.now())
-                            .await
-                    {
-                        tracing::warn!(service = binary, error = %e, "service heartbeat failed");
-                    }
-                }
+                me.heartbeat_internal_services(&h).await;
                 if Arc::strong_count(&me) == 1 {
                     return; // the service is gone
                 }
