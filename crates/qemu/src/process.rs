@@ -215,13 +215,26 @@ impl Vm {
     }
 
     /// Press the ACPI power button and wait up to `timeout` for QEMU to exit (the
-    /// guest shut down). True when it did.
+    /// guest shut down); true when it did. The button is pressed again every few
+    /// seconds, as nova does: a guest still booting misses the first press.
     pub async fn powerdown_and_wait(&self, timeout: Duration) -> Result<bool> {
-        if !self.alive() {
-            return Ok(true);
+        const RETRY: Duration = Duration::from_secs(3);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if !self.alive() {
+                return Ok(true);
+            }
+            if let Ok(mut q) = self.qmp().await {
+                let _ = q.execute("system_powerdown", None).await;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            if self.wait_exit(left.min(RETRY)).await {
+                return Ok(true);
+            }
         }
-        self.qmp().await?.execute("system_powerdown", None).await?;
-        Ok(self.wait_exit(timeout).await)
     }
 }
 
