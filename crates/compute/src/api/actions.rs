@@ -776,7 +776,7 @@ impl ComputeService {
                 &host,
                 "power_off",
                 json!({"uuid": i.uuid, "timeout": self.cfg.shutdown_timeout}),
-                None,
+                Some(self.long_timeout()),
             )
             .await
             .map(|_| ())
@@ -1315,13 +1315,23 @@ impl ComputeService {
         let mut spec = Self::guest_spec(&i);
         let r = if dest == src {
             self.rpc
-                .call_agent(&src, "resize", json!({"spec": spec, "flavor": new}), None)
+                .call_agent(
+                    &src,
+                    "resize",
+                    json!({"spec": spec, "flavor": new}),
+                    Some(self.long_timeout()),
+                )
                 .await
         } else {
             spec.flavor = new.clone();
             match self
                 .rpc
-                .call_agent(&dest, "spawn", json!({"spec": spec}), None)
+                .call_agent(
+                    &dest,
+                    "spawn",
+                    json!({"spec": spec}),
+                    Some(self.long_timeout()),
+                )
                 .await
             {
                 Ok(v) => {
@@ -1331,7 +1341,7 @@ impl ComputeService {
                             &src,
                             "power_off",
                             json!({"uuid": i.uuid, "timeout": 10}),
-                            None,
+                            Some(self.long_timeout()),
                         )
                         .await;
                     Ok(v)
@@ -1353,7 +1363,7 @@ impl ComputeService {
                     &dest,
                     "power_off",
                     json!({"uuid": i.uuid, "timeout": 0}),
-                    None,
+                    Some(self.long_timeout()),
                 )
                 .await;
         }
@@ -1499,7 +1509,7 @@ async fn revert_resize(c: &Ctx<'_>) -> Result<Response> {
                     &cur,
                     "resize",
                     json!({"spec": ComputeService::guest_spec(&i), "flavor": old}),
-                    None,
+                    Some(s.long_timeout()),
                 )
                 .await
                 .map(|_| ())
@@ -1509,7 +1519,12 @@ async fn revert_resize(c: &Ctx<'_>) -> Result<Response> {
                 .call_agent(&cur, "destroy", json!({"uuid": i.uuid}), None)
                 .await;
             s.rpc
-                .call_agent(&old_host, "power_on", json!({"uuid": i.uuid}), None)
+                .call_agent(
+                    &old_host,
+                    "power_on",
+                    json!({"uuid": i.uuid}),
+                    Some(s.long_timeout()),
+                )
                 .await
                 .map(|_| ())
         };
