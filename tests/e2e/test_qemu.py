@@ -379,3 +379,28 @@ def test_crashed_qemu_becomes_shutoff_and_starts_again(qcloud, env):
     wait_status(c, name, "ACTIVE")
     assert len(qemu_pids(s["id"])) == 1
     c.os("server", "delete", "--wait", name)
+
+
+def test_shelve_paused_guest_and_unshelve(qcloud, env):
+    c = qcloud
+    name = unique("shelf")
+    s = boot(c, env, name)
+    wait_console(c, name, r"ferrostack-guest: ready")
+    c.os("server", "pause", name)
+    wait_status(c, name, "PAUSED")
+    # a paused guest cannot answer the ACPI button: shelving must not wait for it
+    started = time.time()
+    c.os("server", "shelve", name)
+    wait_status(c, name, "SHELVED_OFFLOADED", timeout=120)
+    assert time.time() - started < 60
+    assert qemu_pids(s["id"]) == []
+    assert not os.path.exists(os.path.join(instances_dir(c), s["id"]))
+    shelved = c.os("server", "show", name, "-f", "json")
+    assert shelved["OS-EXT-SRV-ATTR:host"] in (None, "")
+    # unshelve boots the guest again from the shelved snapshot
+    c.os("server", "unshelve", name)
+    wait_status(c, name, "ACTIVE")
+    assert len(qemu_pids(s["id"])) == 1
+    wait_console(c, name, r"ferrostack-guest: ready")
+    c.os("server", "delete", "--wait", name)
+    assert qemu_pids(s["id"]) == []

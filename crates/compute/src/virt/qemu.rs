@@ -635,7 +635,13 @@ impl QemuDriver {
             g.vm = None;
             return Ok(true);
         };
-        let clean = if timeout.is_zero() {
+        // A paused (or stopped for a migration) guest cannot see the ACPI button: waiting
+        // for it would only burn the whole timeout.
+        let running = match Self::qmp(g, "query-status", None).await {
+            Ok(st) => st["status"] == "running",
+            Err(_) => true,
+        };
+        let clean = if timeout.is_zero() || !running {
             false
         } else {
             vm.powerdown_and_wait(timeout).await.unwrap_or(false)
