@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, VENV_BIN, Cloud
 
 
-@pytest.mark.parametrize("service", ["identity", "image", "placement", "compute"])
+@pytest.mark.parametrize("service", ["identity", "image", "placement", "compute", "metadata"])
 def test_api_has_no_server_errors(tmp_path, service):
     c = Cloud(str(tmp_path))
     c.start()
@@ -20,6 +20,7 @@ def test_api_has_no_server_errors(tmp_path, service):
             "image": f"http://127.0.0.1:{c.image_port}",
             "placement": f"http://127.0.0.1:{c.placement_port}",
             "compute": f"http://127.0.0.1:{c.compute_port}",
+            "metadata": f"http://127.0.0.1:{c.metadata_port}",
         }[service]
         p = subprocess.run(
             [os.path.join(VENV_BIN, "schemathesis"), "run",

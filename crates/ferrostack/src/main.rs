@@ -109,7 +109,7 @@ enum Cmd {
     },
     /// Print a service's OpenAPI document (generated from its route table).
     Openapi {
-        /// identity, image, placement or compute
+        /// identity, image, placement, compute or metadata
         service: String,
     },
 }
@@ -255,9 +255,10 @@ async fn run(cmd: Cmd, cfg: Config) -> Result<()> {
                 "image" => image::api::openapi(),
                 "compute" => compute::api::openapi(),
                 "placement" => placement::api::openapi(),
+                "metadata" => metadata::openapi(),
                 other => {
                     bail!(
-                        "no OpenAPI document for {other:?}; services: identity, image, placement, compute"
+                        "no OpenAPI document for {other:?}; services: identity, image, placement, compute, metadata"
                     )
                 }
             };

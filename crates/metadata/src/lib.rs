@@ -373,6 +373,90 @@ fn version_list(versions: &[&str]) -> Vec<u8> {
     v.join("\n").into_bytes()
 }
 
+/// The metadata service's operations as (method, path, summary), for its OpenAPI
+/// document. `{version}` is a dated version or `latest`; EC2 trees nest deeper than
+/// `{item}` shows. The instance is named by `X-Instance-ID` (+ signature) or found by
+/// the caller's address, never by a token.
+pub const OPERATIONS: &[(&str, &str, &str)] = &[
+    ("get", "/", "List the EC2-style metadata versions"),
+    ("get", "/{version}", "List an EC2-style version's trees"),
+    (
+        "get",
+        "/{version}/meta-data",
+        "List the EC2-style meta-data items",
+    ),
+    (
+        "get",
+        "/{version}/meta-data/{item}",
+        "Show one EC2-style meta-data item",
+    ),
+    (
+        "get",
+        "/{version}/user-data",
+        "Show the user data (EC2 style)",
+    ),
+    ("get", "/openstack", "List the OpenStack metadata versions"),
+    ("get", "/openstack/{version}", "List a version's files"),
+    (
+        "get",
+        "/openstack/{version}/meta_data.json",
+        "Show the instance's metadata",
+    ),
+    (
+        "get",
+        "/openstack/{version}/user_data",
+        "Show the user data",
+    ),
+    (
+        "get",
+        "/openstack/{version}/network_data.json",
+        "Show the network configuration",
+    ),
+    (
+        "get",
+        "/openstack/{version}/vendor_data.json",
+        "Show the static vendor data",
+    ),
+    (
+        "get",
+        "/openstack/{version}/vendor_data2.json",
+        "Show the dynamic vendor data",
+    ),
+    (
+        "get",
+        "/openstack/{version}/password",
+        "Show the encrypted admin password",
+    ),
+    (
+        "post",
+        "/openstack/{version}/password",
+        "Store the encrypted admin password once",
+    ),
+];
+
+/// The service's OpenAPI document: no token, the instance named by headers or address.
+pub fn openapi() -> Value {
+    let ops: Vec<api::openapi::Operation> = OPERATIONS
+        .iter()
+        .map(|&(method, path, summary)| api::openapi::Operation {
+            method,
+            path,
+            summary,
+        })
+        .collect();
+    let public: Vec<String> = OPERATIONS
+        .iter()
+        .map(|(method, path, _)| format!("{method} {path}"))
+        .collect();
+    let public: Vec<&str> = public.iter().map(String::as_str).collect();
+    api::openapi::document(
+        "ferrostack metadata (OpenStack instance metadata service)",
+        "latest",
+        &ops,
+        &public,
+    )
+}
+
 /// Answer a metadata-service GET path as nova-api-metadata does.
 pub fn lookup(md: &InstanceMetadata, path: &str) -> Answer {
     let tokens: Vec<&str> = path.split('/').filter(|t| !t.is_empty()).collect();
@@ -430,6 +514,20 @@ pub fn lookup(md: &InstanceMetadata, path: &str) -> Answer {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_documented_get_path_is_served() {
+        let md = sample();
+        for (method, path, _) in OPERATIONS.iter().filter(|o| o.0 == "get") {
+            let concrete = path
+                .replace("{version}", "latest")
+                .replace("{item}", "instance-id");
+            assert!(
+                matches!(lookup(&md, &concrete), Answer::Ok { .. }),
+                "{method} {path}"
+            );
+        }
+    }
 
     pub(crate) fn sample() -> InstanceMetadata {
         InstanceMetadata {
