@@ -95,6 +95,24 @@ fn path_params(path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Whether the committed `docs/openapi/<service>.json` of the workspace (found from a
+/// crate's `CARGO_MANIFEST_DIR`) is `doc`; the error says how to regenerate it.
+pub fn check_committed(manifest_dir: &str, service: &str, doc: &Value) -> Result<(), String> {
+    let path = std::path::Path::new(manifest_dir)
+        .join("../../docs/openapi")
+        .join(format!("{service}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let committed: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if &committed == doc {
+        Ok(())
+    } else {
+        Err(format!(
+            "docs/openapi/{service}.json is stale: run `ferrostack openapi {service} > docs/openapi/{service}.json`"
+        ))
+    }
+}
+
 /// An OpenAPI 3.1 document for the operations. Requests and responses are JSON objects;
 /// every operation but version discovery takes an `X-Auth-Token`.
 pub fn document(title: &str, version: &str, ops: &[Operation], public: &[&str]) -> Value {
