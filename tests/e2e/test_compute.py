@@ -82,6 +82,7 @@ def test_catalog_services_hypervisors_zones(cloud):
     r = requests.get(compute_url(cloud))
     v = r.json()["version"]
     assert v["min_version"] == "2.1" and v["version"] == "2.96"
+    assert requests.get(compute_url(cloud) + "/").json()["version"] == v
 
 
 def test_placement_sees_the_compute_node(cloud):
@@ -335,6 +336,11 @@ def test_bad_input(cloud, setup):
     assert r.status_code == 400 and r.json()["badRequest"]["code"] == 400
     r = nova(cloud, "GET", "/servers/does-not-exist", tok)
     assert r.status_code == 404 and "itemNotFound" in r.json()
+    # nova matches method and path exactly: an empty id or another method is not found
+    for method, path in [("GET", "/os-simple-tenant-usage/"), ("DELETE", "/images/"),
+                         ("GET", "/servers/"), ("DELETE", "/servers")]:
+        r = nova(cloud, method, path, tok)
+        assert r.status_code == 404 and "itemNotFound" in r.json(), (method, path, r.text)
     r = nova(cloud, "POST", "/servers", tok, {"server": {"name": "x", "flavorRef": setup["tiny"],
                                                         "imageRef": setup["image"]}})
     assert r.status_code == 400  # networks is required since 2.37

@@ -29,7 +29,12 @@ pub fn service_layers(router: Router, opts: ServiceOptions) -> Router {
     let style = opts.style;
     let not_found =
         move || async move { Fault::not_found("The resource could not be found.").styled(style) };
+    // Nova's router matches method and path together: a known path with another method
+    // is simply not found there.
     let not_allowed = move || async move {
+        if style == ErrorStyle::Nova {
+            return Fault::not_found("The resource could not be found.").styled(style);
+        }
         Fault::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "The method is not allowed for the requested URL.",

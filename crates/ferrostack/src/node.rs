@@ -605,7 +605,7 @@ pub async fn aio(
         },
         Bound {
             name: "compute",
-            trim: true,
+            trim: false,
             listener: compute_listener,
             router: compute::api::router(cmp.clone(), validator, COMPUTE_MAX_BODY),
         },
@@ -778,7 +778,7 @@ pub async fn serve(
                 compute_svc = Some(cmp.clone());
                 bound.push(Bound {
                     name: "compute",
-                    trim: true,
+                    trim: false,
                     listener,
                     router: compute::api::router(cmp, validator, COMPUTE_MAX_BODY),
                 });

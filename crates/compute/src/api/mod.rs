@@ -145,7 +145,33 @@ pub fn router(svc: Arc<ComputeService>, validator: auth::Validator, max_body: us
             let n = neg.clone();
             async move { n.layer(req, next).await }
         }));
-    api::service_layers(r, opts)
+    let r = api::service_layers(r, opts);
+    // Nova matches paths exactly: `/servers/` or `/images/` (an empty id) are not found,
+    // but the version documents answer with and without their trailing slash.
+    let roots = tower::ServiceBuilder::new()
+        .map_request(|mut req: axum::extract::Request| {
+            let root = match req.uri().path() {
+                "/v2.1/" => Some("/v2.1"),
+                "/v2/" => Some("/v2"),
+                _ => None,
+            };
+            if let Some(root) = root {
+                let pq = match req.uri().query() {
+                    Some(q) => format!("{root}?{q}"),
+                    None => root.to_string(),
+                };
+                let mut parts = req.uri().clone().into_parts();
+                if let Ok(pq) = pq.parse() {
+                    parts.path_and_query = Some(pq);
+                    if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                        *req.uri_mut() = uri;
+                    }
+                }
+            }
+            req
+        })
+        .service(r);
+    Router::new().fallback_service(roots)
 }
 
 const PUBLIC: &[&str] = &["get /", "get /v2.1", "get /v2"];
