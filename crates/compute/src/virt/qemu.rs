@@ -707,18 +707,17 @@ impl QemuDriver {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if p.extension().is_some() || in_use.contains(&p) {
-                continue;
-            }
-            let old = e
+            let age = e
                 .metadata()
                 .and_then(|m| m.modified())
                 .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > self.opts.cache_min_age);
-            if old {
-                tracing::info!(base = %p.display(), "removing unused cached image");
-                let _ = std::fs::remove_file(&p);
+                .and_then(|t| t.elapsed().ok());
+            if !stale_cache_file(&p, age, in_use.contains(&p), self.opts.cache_min_age) {
+                continue;
+            }
+            tracing::info!(file = %p.display(), "removing an unused cached image or abandoned download");
+            let _ = std::fs::remove_file(&p);
+            if p.extension().is_none() {
                 let _ = std::fs::remove_file(p.with_extension("json"));
             }
         }
@@ -729,6 +728,22 @@ impl QemuDriver {
         if dir.starts_with(&self.opts.instances_path) && dir != self.opts.instances_path {
             let _ = tokio::fs::remove_dir_all(&dir).await;
         }
+    }
+}
+
+/// How long an image download's `.part` file may stay unchanged before the cache sweep
+/// treats it as abandoned.
+const ABANDONED_DOWNLOAD: Duration = Duration::from_secs(600);
+
+/// Whether the cache sweep removes this file of `_base/`: a base image (no extension)
+/// nobody uses, older than `min_age`; or a download's `.part` file left unchanged for
+/// [`ABANDONED_DOWNLOAD`] (a download grows it continuously, so it was abandoned by an
+/// agent that stopped mid-download). Record files (`.json`) go with their base.
+fn stale_cache_file(p: &Path, age: Option<Duration>, in_use: bool, min_age: Duration) -> bool {
+    match p.extension() {
+        None => !in_use && age.is_some_and(|a| a > min_age),
+        Some(x) if x == "part" => age.is_some_and(|a| a > ABANDONED_DOWNLOAD),
+        Some(_) => false,
     }
 }
 
@@ -1397,6 +1412,41 @@ impl Driver for QemuDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_sweep_removes_unused_bases_and_abandoned_downloads() {
+        let day = Duration::from_secs(86_400);
+        let min = Duration::from_secs(3600);
+        let base = Path::new("/i/_base/0a1b");
+        assert!(stale_cache_file(base, Some(day), false, min));
+        assert!(!stale_cache_file(base, Some(day), true, min));
+        assert!(!stale_cache_file(
+            base,
+            Some(Duration::from_secs(60)),
+            false,
+            min
+        ));
+        assert!(!stale_cache_file(base, None, false, min));
+        let part = Path::new("/i/_base/0a1b.part");
+        assert!(stale_cache_file(
+            part,
+            Some(Duration::from_secs(601)),
+            false,
+            min
+        ));
+        assert!(!stale_cache_file(
+            part,
+            Some(Duration::from_secs(5)),
+            false,
+            min
+        ));
+        assert!(!stale_cache_file(
+            Path::new("/i/_base/0a1b.json"),
+            Some(day),
+            false,
+            min
+        ));
+    }
 
     #[test]
     fn instance_numbers_come_from_names() {
