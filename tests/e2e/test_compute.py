@@ -341,6 +341,12 @@ def test_bad_input(cloud, setup):
                          ("GET", "/servers/"), ("DELETE", "/servers")]:
         r = nova(cloud, method, path, tok)
         assert r.status_code == 404 and "itemNotFound" in r.json(), (method, path, r.text)
+    # legacy URLs with the project id (catalogs registered as .../v2.1/$(project_id)s)
+    project = cloud.os("token", "issue", "-f", "json")["project_id"]
+    r = nova(cloud, "GET", f"/{project}/flavors", tok)
+    assert r.status_code == 200 and "flavors" in r.json(), r.text
+    r = nova(cloud, "GET", "/0123456789abcdef0123456789abcdef/flavors", tok)
+    assert r.status_code == 400 and "doesn't match" in r.json()["badRequest"]["message"]
     r = nova(cloud, "POST", "/servers", tok, {"server": {"name": "x", "flavorRef": setup["tiny"],
                                                         "imageRef": setup["image"]}})
     assert r.status_code == 400  # networks is required since 2.37

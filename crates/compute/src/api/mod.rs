@@ -140,25 +140,20 @@ pub fn router(svc: Arc<ComputeService>, validator: auth::Validator, max_body: us
     let neg = Arc::new(negotiator());
     let r = table().into_parts().0.with_state(svc);
     let r = r
+        .layer(axum::middleware::from_fn(check_url_project))
         .layer(axum::Extension(validator))
         .layer(axum::middleware::from_fn(move |req, next| {
             let n = neg.clone();
             async move { n.layer(req, next).await }
         }));
     let r = api::service_layers(r, opts);
-    // Nova matches paths exactly: `/servers/` or `/images/` (an empty id) are not found,
-    // but the version documents answer with and without their trailing slash.
-    let roots = tower::ServiceBuilder::new()
+    let paths = tower::ServiceBuilder::new()
         .map_request(|mut req: axum::extract::Request| {
-            let root = match req.uri().path() {
-                "/v2.1/" => Some("/v2.1"),
-                "/v2/" => Some("/v2"),
-                _ => None,
-            };
-            if let Some(root) = root {
+            let (path, project) = nova_path(req.uri().path());
+            if let Some(path) = path {
                 let pq = match req.uri().query() {
-                    Some(q) => format!("{root}?{q}"),
-                    None => root.to_string(),
+                    Some(q) => format!("{path}?{q}"),
+                    None => path,
                 };
                 let mut parts = req.uri().clone().into_parts();
                 if let Ok(pq) = pq.parse() {
@@ -168,10 +163,75 @@ pub fn router(svc: Arc<ComputeService>, validator: auth::Validator, max_body: us
                     }
                 }
             }
+            if let Some(p) = project {
+                req.extensions_mut().insert(UrlProject(p));
+            }
             req
         })
         .service(r);
-    Router::new().fallback_service(roots)
+    Router::new().fallback_service(paths)
+}
+
+/// The project id a request carried in its URL (`/v2.1/{project_id}/servers`).
+#[derive(Debug, Clone)]
+struct UrlProject(String);
+
+/// How nova's router sees a path: it matches paths exactly (`/servers/` or `/images/`,
+/// an empty id, are not found), but the version documents answer with a trailing slash
+/// too, and every route also exists under a legacy `{project_id}` prefix (hex and dashes,
+/// as nova's mapper requires) for catalogs registered as `…/v2.1/$(project_id)s`.
+/// Returns the path to route (None: unchanged) and the URL's project id.
+fn nova_path(path: &str) -> (Option<String>, Option<String>) {
+    let Some((root, rest)) = ["/v2.1", "/v2"].iter().find_map(|root| {
+        path.strip_prefix(root)
+            .and_then(|r| r.strip_prefix('/'))
+            .map(|r| (*root, r))
+    }) else {
+        return (None, None);
+    };
+    if rest.is_empty() {
+        return (Some(root.to_string()), None);
+    }
+    let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let is_project = first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && first.bytes().any(|b| b.is_ascii_hexdigit());
+    if !is_project {
+        return (None, None);
+    }
+    let routed = if tail.is_empty() {
+        root.to_string()
+    } else {
+        format!("{root}/{tail}")
+    };
+    (Some(routed), Some(first.to_string()))
+}
+
+/// nova refuses a URL whose project id is not the caller's token's project.
+async fn check_url_project(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Some(UrlProject(url_project)) = req.extensions().get::<UrlProject>().cloned() else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let ctx = match <auth::Context as axum::extract::FromRequestParts<()>>::from_request_parts(
+        &mut parts,
+        &(),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(f) => return f.into_response(),
+    };
+    let own = ctx.user.project.as_ref().map(|p| p.id.as_str());
+    if own != Some(url_project.as_str()) {
+        return api::Fault::bad_request(format!(
+            "Malformed request URL: URL's project_id '{url_project}' doesn't match Context's project_id '{}'",
+            own.unwrap_or("None")
+        ))
+        .styled(ErrorStyle::Nova)
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 const PUBLIC: &[&str] = &["get /", "get /v2.1", "get /v2"];
@@ -183,4 +243,37 @@ pub fn openapi() -> Value {
         table().operations(),
         PUBLIC,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nova_path;
+
+    #[test]
+    fn paths_route_as_in_nova() {
+        let s = |p: &str| Some(p.to_string());
+        assert_eq!(nova_path("/v2.1/"), (s("/v2.1"), None));
+        assert_eq!(nova_path("/v2/"), (s("/v2"), None));
+        assert_eq!(nova_path("/v2.1"), (None, None));
+        assert_eq!(nova_path("/v2.1/servers"), (None, None));
+        assert_eq!(nova_path("/v2.1/servers/"), (None, None));
+        assert_eq!(nova_path("/v2.1/os-simple-tenant-usage/"), (None, None));
+        assert_eq!(nova_path("/"), (None, None));
+        let p = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
+        assert_eq!(
+            nova_path(&format!("/v2.1/{p}/servers/detail")),
+            (s("/v2.1/servers/detail"), s(p))
+        );
+        assert_eq!(
+            nova_path(&format!("/v2/{p}/flavors")),
+            (s("/v2/flavors"), s(p))
+        );
+        assert_eq!(nova_path(&format!("/v2.1/{p}")), (s("/v2.1"), s(p)));
+        assert_eq!(nova_path(&format!("/v2.1/{p}/")), (s("/v2.1"), s(p)));
+        // still exact after the prefix
+        assert_eq!(
+            nova_path(&format!("/v2.1/{p}/servers/")),
+            (s("/v2.1/servers/"), s(p))
+        );
+    }
 }
