@@ -202,8 +202,9 @@ impl Db {
                 Box::pin(async move {
                     match backend {
                         Backend::Sqlite => {
-                            conn.execute("PRAGMA journal_mode=WAL").await?;
+                            // The busy timeout first: switching to WAL takes a lock.
                             conn.execute("PRAGMA busy_timeout=10000").await?;
+                            conn.execute("PRAGMA journal_mode=WAL").await?;
                             conn.execute("PRAGMA foreign_keys=ON").await?;
                             conn.execute("PRAGMA synchronous=NORMAL").await?;
                             // 1 MiB of page cache per connection (SQLite's default is
@@ -259,7 +260,14 @@ impl Db {
             Some(m) => Some(m.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // A dropped transaction releases the lock at once but rolls back on its
+        // connection a moment later; an IMMEDIATE transaction takes SQLite's write lock
+        // up front, so it waits (busy timeout) for that instead of failing at its first
+        // write with "database is locked".
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool.begin().await?,
+        };
         Ok(Tx {
             tx,
             _guard: guard,
