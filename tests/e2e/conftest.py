@@ -45,7 +45,7 @@ class CliError(Exception):
 class Cloud:
     """One `ferrostack aio` process with its own data directory and ports."""
 
-    def __init__(self, workdir, db_url=None, compute_driver="fake", extra_conf=""):
+    def __init__(self, workdir, db_url=None, compute_driver="fake", extra_conf="", defaults=""):
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
         self.port = free_port()
@@ -61,6 +61,7 @@ class Cloud:
             f.write(f"compute_driver = {compute_driver}\n")
             # quick heartbeats and power-state sync for the compute tests
             f.write("report_interval = 2\nservice_down_time = 6\nsync_power_state_interval = 2\n")
+            f.write(defaults)  # more [DEFAULT] options
             f.write(f"[identity]\nbind_port = {self.port}\npassword_hash_rounds = 4\n")
             f.write(f"[image]\nbind_port = {self.image_port}\n")
             f.write("enabled_backends = fast:file, cheap:file\n")

@@ -65,7 +65,9 @@ def guest_files():
 @pytest.fixture(scope="module")
 def qcloud(guest_files):
     workdir = tempfile.mkdtemp(prefix="ferrostack-qemu-")
-    c = Cloud(workdir, None, compute_driver="qemu",
+    # A clean power off may wait for as long as it likes: a guest that cannot see the ACPI
+    # button (paused) must be powered off at once, not after this timeout.
+    c = Cloud(workdir, None, compute_driver="qemu", defaults="shutdown_timeout = 3600\n",
               extra_conf="[libvirt]\nwait_soft_reboot_seconds = 60\n")
     c.start()
     yield c
@@ -245,9 +247,9 @@ def test_snapshot_boots_as_new_server(qcloud, env):
     img = c.os("image", "show", snap, "-f", "json")
     assert img["status"] == "active" and img["disk_format"] == "qcow2"
     clone = unique("clone")
-    s = boot(c, env, clone, image=img["id"])
+    s = boot(c, env, clone, "--config-drive", "true", image=img["id"])
     out = wait_console(c, clone, r"ferrostack-guest: ready")
-    assert f"ferrostack-guest: uuid={s['id']}" in out or "no config drive" in out
+    assert f"ferrostack-guest: uuid={s['id']}" in out
     for n in (name, clone):
         c.os("server", "delete", "--wait", n)
 
@@ -293,7 +295,8 @@ def test_ami_kernel_ramdisk_boot(qcloud, env, guest_files):
     name = unique("ami")
     boot(c, env, name, image=ami["id"])
     out = wait_console(c, name, r"ferrostack-guest: ready")
-    assert "no_timer_check" in out or "ferrostack-guest" in out
+    # booted by QEMU's -kernel/-initrd with nova's command line
+    assert re.search(r"Kernel command line: .*console=ttyS0", out), out[-3000:]
     c.os("server", "delete", "--wait", name)
 
 
@@ -388,11 +391,10 @@ def test_shelve_paused_guest_and_unshelve(qcloud, env):
     wait_console(c, name, r"ferrostack-guest: ready")
     c.os("server", "pause", name)
     wait_status(c, name, "PAUSED")
-    # a paused guest cannot answer the ACPI button: shelving must not wait for it
-    started = time.time()
+    # a paused guest cannot answer the ACPI button: shelving must not wait for it (the
+    # cloud's shutdown_timeout is an hour)
     c.os("server", "shelve", name)
-    wait_status(c, name, "SHELVED_OFFLOADED", timeout=120)
-    assert time.time() - started < 60
+    wait_status(c, name, "SHELVED_OFFLOADED")
     assert qemu_pids(s["id"]) == []
     assert not os.path.exists(os.path.join(instances_dir(c), s["id"]))
     shelved = c.os("server", "show", name, "-f", "json")
