@@ -582,6 +582,73 @@ impl ComputeService {
         }
     }
 
+    /// Servers in `vm_state` with no task whose system-metadata timestamp `key` is at
+    /// least `age_s` seconds old, each moved to `task` (guarded: a request that got
+    /// there first wins). A missing timestamp counts as old.
+    async fn claim_aged(&self, vm_state: &str, key: &str, age_s: i64, task: &str) -> Vec<String> {
+        let cutoff = self.now() - age_s.saturating_mul(1_000_000);
+        let found = match instances::idle_in_state(&self.db, vm_state).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(vm_state, error = %e, "periodic task cannot list servers");
+                return Vec::new();
+            }
+        };
+        let c = Changes {
+            task_state: Some(Some(task.into())),
+            ..Default::default()
+        };
+        let mut claimed = Vec::new();
+        for i in found {
+            let at = i
+                .system_metadata
+                .get(key)
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if at > cutoff {
+                continue;
+            }
+            if let Ok(true) =
+                instances::update(&self.db, &i.uuid, &c, &[None], &[vm_state], self.now()).await
+            {
+                claimed.push(i.uuid);
+            }
+        }
+        claimed
+    }
+
+    /// nova's `_poll_shelved_instances`: servers shelved longer than a positive
+    /// `[DEFAULT] shelved_offload_time` leave their host.
+    pub async fn offload_old_shelved(self: &Arc<Self>) {
+        let age = self.cfg.shelved_offload_time;
+        if age <= 0 {
+            return;
+        }
+        for uuid in self
+            .claim_aged(vm::SHELVED, "shelved_at", age, task::SHELVING_OFFLOADING)
+            .await
+        {
+            tracing::info!(instance = %uuid, "shelved longer than shelved_offload_time: offloading");
+            self.offload(uuid, "shelve").await;
+        }
+    }
+
+    /// nova's `_reclaim_queued_deletes`: soft-deleted servers older than `[DEFAULT]
+    /// reclaim_instance_interval` are deleted for good.
+    pub async fn reclaim_soft_deleted(self: &Arc<Self>) {
+        let age = self.cfg.reclaim_instance_interval;
+        if age <= 0 {
+            return;
+        }
+        for uuid in self
+            .claim_aged(vm::SOFT_DELETED, "soft_deleted_at", age, task::DELETING)
+            .await
+        {
+            tracing::info!(instance = %uuid, "reclaiming soft-deleted instance");
+            self.destroy(uuid).await;
+        }
+    }
+
     /// Tear a server down: guest destroyed on its host, allocations released, record
     /// marked deleted.
     pub async fn destroy(self: &Arc<Self>, uuid: String) {

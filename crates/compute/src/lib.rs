@@ -56,6 +56,13 @@ pub struct ComputeConfig {
     /// `[DEFAULT] shelved_offload_time` seconds: 0 offloads on shelve, -1 never
     /// (only `shelveOffload` does).
     pub shelved_offload_time: i64,
+    /// `[DEFAULT] shelved_poll_interval` seconds: how often shelved servers older than
+    /// a positive `shelved_offload_time` are offloaded (0: every minute, negative:
+    /// never).
+    pub shelved_poll_interval: i64,
+    /// `[DEFAULT] reclaim_instance_interval` seconds: above 0, deleting a server only
+    /// soft-deletes it (restorable) and it is reclaimed after that long.
+    pub reclaim_instance_interval: i64,
     /// Publish instance notifications on the bus (`[oslo_messaging_notifications]
     /// driver`: `noop` turns them off).
     pub notifications: bool,
@@ -84,6 +91,8 @@ impl ComputeConfig {
             max_placement_results: 1000,
             shutdown_timeout: 60,
             shelved_offload_time: 0,
+            shelved_poll_interval: 3600,
+            reclaim_instance_interval: 0,
             notifications: true,
             novncproxy_base_url: "http://127.0.0.1:6080/vnc_lite.html".into(),
             serial_base_url: "ws://127.0.0.1:6083/".into(),
@@ -169,22 +178,29 @@ impl ComputeService {
     /// alive (zone `internal`, as nova lists them).
     pub async fn start_conductor(self: &Arc<Self>) -> Result<bus::Listener, StartError> {
         let host = hostname();
-        let me = self.clone();
         let h = host.clone();
         let period = Duration::from_secs((self.cfg.service_down_time / 3).clamp(1, 10) as u64);
         // The records exist before the API answers (clients list services at once).
         self.heartbeat_internal_services(&host).await;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                me.heartbeat_internal_services(&h).await;
-                if Arc::strong_count(&me) == 1 {
-                    return; // the service is gone
-                }
-            }
+        self.periodically(period, move |me| {
+            let h = h.clone();
+            async move { me.heartbeat_internal_services(&h).await }
         });
+        if self.cfg.shelved_offload_time > 0 && self.cfg.shelved_poll_interval >= 0 {
+            let every = match self.cfg.shelved_poll_interval {
+                0 => 60,
+                n => n as u64,
+            };
+            self.periodically(Duration::from_secs(every), |me| async move {
+                me.offload_old_shelved().await
+            });
+        }
+        if self.cfg.reclaim_instance_interval > 0 {
+            let every = self.cfg.reclaim_instance_interval.min(60) as u64;
+            self.periodically(Duration::from_secs(every), |me| async move {
+                me.reclaim_soft_deleted().await
+            });
+        }
         self.rpc
             .serve(
                 rpc::CONDUCTOR_TOPIC,
@@ -193,6 +209,26 @@ impl ComputeService {
             )
             .await
             .map_err(|e| StartError::Bus(e.to_string()))
+    }
+
+    /// Run `task` every `period` (first after one period) while the service lives.
+    fn periodically<F, Fut>(self: &Arc<Self>, period: Duration, task: F)
+    where
+        F: Fn(Arc<Self>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let service = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(me) = service.upgrade() else {
+                    return; // the service is gone
+                };
+                task(me).await;
+            }
+        });
     }
 
     pub fn now(&self) -> i64 {

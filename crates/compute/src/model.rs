@@ -56,6 +56,8 @@ pub mod task {
     pub const SHELVING_OFFLOADING: &str = "shelving_offloading";
     pub const UNSHELVING: &str = "unshelving";
     pub const DELETING: &str = "deleting";
+    pub const SOFT_DELETING: &str = "soft-deleting";
+    pub const RESTORING: &str = "restoring";
     pub const MIGRATING: &str = "migrating";
 }
 

@@ -325,6 +325,13 @@ impl Config {
         c.shutdown_timeout = self.parse("default", "shutdown_timeout", c.shutdown_timeout)?;
         c.shelved_offload_time =
             self.parse("default", "shelved_offload_time", c.shelved_offload_time)?;
+        c.shelved_poll_interval =
+            self.parse("default", "shelved_poll_interval", c.shelved_poll_interval)?;
+        c.reclaim_instance_interval = self.parse(
+            "default",
+            "reclaim_instance_interval",
+            c.reclaim_instance_interval,
+        )?;
         c.notifications = !list(&self.string("oslo_messaging_notifications", "driver", ""))
             .iter()
             .any(|d| d == "noop");

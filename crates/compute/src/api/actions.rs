@@ -469,9 +469,44 @@ pub async fn action(
             Ok(StatusCode::ACCEPTED.into_response())
         }
         "unshelve" => unshelve(&c, v, args).await,
-        "forceDelete" | "restore" => Err(Error::Conflict(format!(
-            "Instance {id} is not soft-deleted (reclaim_instance_interval is 0)"
-        ))),
+        "restore" => {
+            check_lock(&svc, &ctx, &c.i)?;
+            if c.i.vm_state != vm::SOFT_DELETED || c.i.task_state.is_some() {
+                return Err(wrong_state("restore", &c.i));
+            }
+            // A soft-deleted server stops counting against the quota; back it counts.
+            svc.check_quota(
+                &c.i.project_id,
+                &c.i.user_id,
+                &[
+                    ("instances", 1),
+                    ("cores", c.i.flavor.vcpus),
+                    ("ram", c.i.flavor.ram),
+                ],
+            )
+            .await?;
+            c.simple(
+                "restore",
+                "restore",
+                &[vm::SOFT_DELETED],
+                task::RESTORING,
+                op(
+                    "restore",
+                    "compute_restore_instance",
+                    "power_on",
+                    json!({}),
+                    vm::ACTIVE,
+                    task::RESTORING,
+                ),
+            )
+            .await
+        }
+        // Any server in any state, soft-deleted or not (nova).
+        "forceDelete" => {
+            check_lock(&svc, &ctx, &c.i)?;
+            svc.delete_now(&c.i, &ctx, &req).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
         "os-resetState" => {
             let st = args
                 .get("state")
@@ -802,6 +837,7 @@ impl ComputeService {
                 let mut sysmeta = i.system_metadata.clone();
                 sysmeta.insert("shelved_image_id".into(), json!(image_id));
                 sysmeta.insert("shelved_host".into(), json!(host));
+                sysmeta.insert("shelved_at".into(), json!(self.now()));
                 Changes {
                     vm_state: Some(vm::SHELVED.into()),
                     power_state: Some(crate::model::power::SHUTDOWN),

@@ -1049,7 +1049,8 @@ pub(crate) fn check_lock(svc: &ComputeService, ctx: &Context, i: &Instance) -> R
     Ok(())
 }
 
-/// `DELETE /servers/{id}`
+/// `DELETE /servers/{id}`: with `[DEFAULT] reclaim_instance_interval` above 0 a server
+/// that has run is only soft-deleted (powered off, restorable until reclaimed).
 pub async fn delete(
     State(svc): St,
     ctx: Context,
@@ -1063,15 +1064,97 @@ pub async fn delete(
     if i.task_state.as_deref() == Some(task::DELETING) {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let c = Changes {
-        task_state: Some(Some(task::DELETING.into())),
-        ..Default::default()
-    };
-    instances::update(&svc.db, &id, &c, &[], &[], svc.now()).await?;
-    svc.start_action(&i, "delete", &ctx, &req).await?;
-    let s2 = svc.clone();
-    tokio::spawn(async move { s2.destroy(id).await });
+    if svc.cfg.reclaim_instance_interval > 0 && svc.soft_delete(&i, &ctx, &req).await? {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    svc.delete_now(&i, &ctx, &req).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl ComputeService {
+    /// Queue a server for deletion (nova's soft delete): the guest is powered off on
+    /// its host and the server waits as SOFT_DELETED, keeping its resources. False
+    /// when it cannot be (never launched or no host, as nova; also while a task runs,
+    /// where nova would power it off mid-task): the caller then deletes it outright.
+    async fn soft_delete(
+        self: &Arc<Self>,
+        i: &Instance,
+        ctx: &Context,
+        req: &RequestId,
+    ) -> Result<bool> {
+        if i.vm_state == vm::SOFT_DELETED && i.task_state.is_none() {
+            return Ok(true); // already queued
+        }
+        if i.launched_at.is_none() || i.host.is_none() || i.task_state.is_some() {
+            return Ok(false);
+        }
+        self.delete_shelved_image(i, &ctx.token).await;
+        let mut sysmeta = i.system_metadata.clone();
+        for k in ["shelved_image_id", "shelved_host", "shelved_at"] {
+            sysmeta.remove(k);
+        }
+        sysmeta.insert("soft_deleted_at".into(), json!(self.now()));
+        let c = Changes {
+            task_state: Some(Some(task::SOFT_DELETING.into())),
+            system_metadata: Some(sysmeta),
+            ..Default::default()
+        };
+        if !instances::update(&self.db, &i.uuid, &c, &[None], &[], self.now()).await? {
+            return Ok(false);
+        }
+        self.start_action(i, "delete", ctx, req).await?;
+        let op = crate::conductor::Op {
+            action: "delete",
+            event: "compute_soft_delete_instance",
+            method: "power_off",
+            // nova's soft delete does not wait for a clean shutdown.
+            args: json!({"timeout": 0}),
+            vm_state: vm::SOFT_DELETED,
+            error_state: None,
+            task_state: task::SOFT_DELETING,
+        };
+        let me = self.clone();
+        let id = i.uuid.clone();
+        tokio::spawn(async move { me.run_op(id, op).await });
+        Ok(true)
+    }
+
+    /// Delete a server now, whatever it is doing.
+    pub(crate) async fn delete_now(
+        self: &Arc<Self>,
+        i: &Instance,
+        ctx: &Context,
+        req: &RequestId,
+    ) -> Result<()> {
+        let c = Changes {
+            task_state: Some(Some(task::DELETING.into())),
+            ..Default::default()
+        };
+        if !instances::update(&self.db, &i.uuid, &c, &[], &[], self.now()).await? {
+            return Ok(()); // deleted meanwhile
+        }
+        self.delete_shelved_image(i, &ctx.token).await;
+        self.start_action(i, "delete", ctx, req).await?;
+        let me = self.clone();
+        let id = i.uuid.clone();
+        tokio::spawn(async move { me.destroy(id).await });
+        Ok(())
+    }
+
+    /// The disk image a shelved server was saved to goes with the server (nova).
+    async fn delete_shelved_image(&self, i: &Instance, token: &str) {
+        if !matches!(i.vm_state.as_str(), vm::SHELVED | vm::SHELVED_OFFLOADED) {
+            return;
+        }
+        if let Some(img) = i
+            .system_metadata
+            .get("shelved_image_id")
+            .and_then(Value::as_str)
+            && let Err(e) = self.images.delete(img, token).await
+        {
+            tracing::warn!(instance = %i.uuid, image = img, error = %e, "cannot delete the shelved image");
+        }
+    }
 }
 
 // ---- metadata ------------------------------------------------------------------------

@@ -244,8 +244,11 @@ pub async fn list(
     let mut args: Vec<db::Arg> = Vec::new();
     match (f.deleted, f.include_deleted) {
         (_, true) => {}
-        (Some(true), _) => sql.push_str(" AND deleted_at IS NOT NULL"),
-        _ => sql.push_str(" AND deleted_at IS NULL"),
+        // Soft-deleted servers are listed with the deleted ones, as nova does.
+        (Some(true), _) => {
+            sql.push_str(" AND (deleted_at IS NOT NULL OR vm_state = 'soft-delete')")
+        }
+        _ => sql.push_str(" AND deleted_at IS NULL AND vm_state <> 'soft-delete'"),
     }
     let eq = |sql: &mut String, args: &mut Vec<db::Arg>, col: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -586,7 +589,8 @@ pub async fn usage(
     user_id: Option<&str>,
 ) -> db::Result<(i64, i64, i64)> {
     let mut sql =
-        "SELECT flavor FROM instance WHERE project_id = ? AND deleted_at IS NULL".to_string();
+        "SELECT flavor FROM instance WHERE project_id = ? AND deleted_at IS NULL AND vm_state <> 'soft-delete'"
+            .to_string();
     if user_id.is_some() {
         sql.push_str(" AND user_id = ?");
     }
@@ -612,6 +616,20 @@ pub async fn on_host(db: &Db, host: &str) -> db::Result<Vec<Instance>> {
         "SELECT {COLS} FROM instance WHERE host = ? AND deleted_at IS NULL"
     ))
     .bind(host)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(row)
+    .collect()
+}
+
+/// Live instances in `vm_state` with no task running (the periodic offload of shelved
+/// servers and the reclaim of soft-deleted ones).
+pub async fn idle_in_state(db: &Db, vm_state: &str) -> db::Result<Vec<Instance>> {
+    db.q(&format!(
+        "SELECT {COLS} FROM instance WHERE vm_state = ? AND task_state IS NULL AND deleted_at IS NULL"
+    ))
+    .bind(vm_state)
     .fetch_all(db.pool())
     .await?
     .iter()

@@ -169,7 +169,7 @@ pub fn running(vm_state: &str) -> i64 {
     match vm_state {
         "paused" => power::PAUSED,
         "suspended" => power::SUSPENDED,
-        "stopped" | "shelved" => power::SHUTDOWN,
+        "stopped" | "shelved" | "soft-delete" => power::SHUTDOWN,
         _ => power::RUNNING,
     }
 }
