@@ -164,3 +164,12 @@ def cloud():
 
 def unique(prefix):
     return f"{prefix}-{os.urandom(4).hex()}"
+
+
+def public_test_image(cloud):
+    """A small public raw image of random bytes (the fake driver boots anything)."""
+    path = os.path.join(cloud.workdir, "guest.img")
+    with open(path, "wb") as f:
+        f.write(os.urandom(64 * 1024))
+    return cloud.os("image", "create", "--disk-format", "raw", "--container-format", "bare",
+                    "--file", path, "--public", unique("img"), "-f", "json")["id"]

@@ -10,7 +10,7 @@ import openstack
 import pytest
 import requests
 
-from conftest import unique
+from conftest import public_test_image, unique
 
 PV = ("--os-placement-api-version", "1.39")
 
@@ -47,15 +47,11 @@ def setup(cloud):
     small = unique("small")
     cloud.os("flavor", "create", "--vcpus", "1", "--ram", "128", "--disk", "1", tiny)
     cloud.os("flavor", "create", "--vcpus", "2", "--ram", "256", "--disk", "2", small)
-    path = os.path.join(cloud.workdir, "guest.img")
-    with open(path, "wb") as f:
-        f.write(os.urandom(64 * 1024))
-    img = cloud.os("image", "create", "--disk-format", "raw", "--container-format", "bare",
-                   "--file", path, "--public", unique("img"), "-f", "json")
+    image = public_test_image(cloud)
     key = unique("key")
     private = cloud.os("keypair", "create", key).stdout
     assert "PRIVATE KEY" in private
-    return {"tiny": tiny, "small": small, "image": img["id"], "key": key}
+    return {"tiny": tiny, "small": small, "image": image, "key": key}
 
 
 def boot(cloud, setup, name=None, *extra, flavor=None, as_=None):
