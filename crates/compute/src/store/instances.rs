@@ -4,7 +4,7 @@ use db::{Db, RowExt};
 use serde_json::Value;
 
 use super::{json_col, obj};
-use crate::model::{Fault, Flavor, Instance};
+use crate::model::{Fault, Flavor, Instance, vm};
 
 const COLS: &str = "uuid, seq, name, hostname, description, project_id, user_id, flavor, image_ref, image_meta,
     key_name, key_data, user_data, config_drive, availability_zone, pinned_az, host, node, vm_state, task_state,
@@ -245,10 +245,14 @@ pub async fn list(
     match (f.deleted, f.include_deleted) {
         (_, true) => {}
         // Soft-deleted servers are listed with the deleted ones, as nova does.
-        (Some(true), _) => {
-            sql.push_str(" AND (deleted_at IS NOT NULL OR vm_state = 'soft-delete')")
-        }
-        _ => sql.push_str(" AND deleted_at IS NULL AND vm_state <> 'soft-delete'"),
+        (Some(true), _) => sql.push_str(&format!(
+            " AND (deleted_at IS NOT NULL OR vm_state = '{}')",
+            vm::SOFT_DELETED
+        )),
+        _ => sql.push_str(&format!(
+            " AND deleted_at IS NULL AND vm_state <> '{}'",
+            vm::SOFT_DELETED
+        )),
     }
     let eq = |sql: &mut String, args: &mut Vec<db::Arg>, col: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -588,9 +592,10 @@ pub async fn usage(
     project_id: &str,
     user_id: Option<&str>,
 ) -> db::Result<(i64, i64, i64)> {
-    let mut sql =
-        "SELECT flavor FROM instance WHERE project_id = ? AND deleted_at IS NULL AND vm_state <> 'soft-delete'"
-            .to_string();
+    let mut sql = format!(
+        "SELECT flavor FROM instance WHERE project_id = ? AND deleted_at IS NULL AND vm_state <> '{}'",
+        vm::SOFT_DELETED
+    );
     if user_id.is_some() {
         sql.push_str(" AND user_id = ?");
     }
