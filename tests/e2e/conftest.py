@@ -19,10 +19,31 @@ DB_URL = os.environ.get("FERROSTACK_TEST_DB_URL") or None
 VENV_BIN = os.path.dirname(os.path.abspath(os.sys.executable))
 
 
+# Suites that run side by side (scripts/test-all) each get their own block of ports below
+# the kernel's ephemeral range, so one suite's cloud never takes a port another suite just
+# probed, and no client connection is ever given one of them. Unset: any free port.
+_PORT_BASE = int(os.environ.get("FERROSTACK_TEST_PORT_BASE", "0"))
+_PORT_BLOCK = 2000
+_next_port = _PORT_BASE
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    global _next_port
+    if not _PORT_BASE:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    for _ in range(_PORT_BLOCK):
+        port = _next_port
+        _next_port = _PORT_BASE + (_next_port + 1 - _PORT_BASE) % _PORT_BLOCK
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORT_BASE}..{_PORT_BASE + _PORT_BLOCK}")
 
 
 def read_openrc(path):
