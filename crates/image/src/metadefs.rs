@@ -541,10 +541,86 @@ pub async fn remove_association(db: &Db, ns_id: &str, resource_type: &str) -> db
         .await
 }
 
+/// How a listing of a namespace's children is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemSort {
+    CreatedAt,
+    UpdatedAt,
+    Name,
+}
+
+impl ItemSort {
+    pub fn parse(key: &str) -> Option<Self> {
+        match key {
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            "name" => Some(Self::Name),
+            _ => None,
+        }
+    }
+}
+
+/// One page of `items`: sorted by `sort` (ties by name, in the same direction), starting
+/// after the item named `marker`, at most `limit` long. `None` when the marker is not one of
+/// the items.
+pub fn page_items(
+    mut items: Vec<Item>,
+    sort: ItemSort,
+    ascending: bool,
+    marker: Option<&str>,
+    limit: Option<usize>,
+) -> Option<Vec<Item>> {
+    items.sort_by(|a, b| {
+        let by = match sort {
+            ItemSort::CreatedAt => a.created_at.cmp(&b.created_at),
+            ItemSort::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            ItemSort::Name => std::cmp::Ordering::Equal,
+        }
+        .then_with(|| a.name.cmp(&b.name));
+        if ascending { by } else { by.reverse() }
+    });
+    let start = match marker {
+        Some(m) => items.iter().position(|i| i.name == m)? + 1,
+        None => 0,
+    };
+    let end = limit.map_or(items.len(), |l| items.len().min(start + l));
+    items.truncate(end);
+    Some(items.split_off(start))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn tag(name: &str, at: i64) -> Item {
+        Item {
+            name: name.into(),
+            body: Map::new(),
+            created_at: at,
+            updated_at: 10 - at,
+        }
+    }
+
+    #[test]
+    fn tag_pages_follow_sort_marker_and_limit() {
+        let tags = vec![tag("b", 1), tag("a", 2), tag("c", 3), tag("d", 3)];
+        let names = |v: Option<Vec<Item>>| -> Vec<String> {
+            v.unwrap().into_iter().map(|i| i.name).collect()
+        };
+        // glance's default: newest first
+        let all = page_items(tags.clone(), ItemSort::CreatedAt, false, None, None);
+        assert_eq!(names(all), ["d", "c", "a", "b"]);
+        let first = page_items(tags.clone(), ItemSort::Name, true, None, Some(2));
+        assert_eq!(names(first), ["a", "b"]);
+        let next = page_items(tags.clone(), ItemSort::Name, true, Some("b"), Some(2));
+        assert_eq!(names(next), ["c", "d"]);
+        let last = page_items(tags.clone(), ItemSort::Name, true, Some("d"), Some(2));
+        assert!(names(last).is_empty());
+        let by_update = page_items(tags.clone(), ItemSort::UpdatedAt, true, None, Some(1));
+        assert_eq!(names(by_update), ["c"]);
+        assert!(page_items(tags, ItemSort::Name, true, Some("zz"), None).is_none());
+    }
 
     async fn db() -> Db {
         let db = Db::connect("sqlite::memory:").await.unwrap();

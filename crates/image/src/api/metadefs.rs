@@ -433,15 +433,31 @@ pub async fn create_namespace(State(svc): St, ctx: Context, body: Body) -> Resul
     Ok(created(v, Some(ns.href())))
 }
 
+/// `sort_dir` of a listing: `asc`, or `desc` (the default).
+fn ascending(params: &Params) -> Result<bool> {
+    match params.get("sort_dir").unwrap_or("desc") {
+        "asc" => Ok(true),
+        "desc" => Ok(false),
+        d => Err(Error::BadRequest(format!("Invalid sort direction: {d}"))),
+    }
+}
+
+/// `limit` of a listing, capped at 1000 as glance's `api_limit_max`.
+fn limit(params: &Params) -> Result<Option<usize>> {
+    params
+        .get("limit")
+        .map(|l| match l.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(n.min(1000) as usize),
+            Ok(_) => Err(Error::BadRequest("limit param must be positive".into())),
+            Err(_) => Err(Error::BadRequest("limit param must be an integer".into())),
+        })
+        .transpose()
+}
+
 /// `GET /v2/metadefs/namespaces`
 pub async fn list_namespaces(State(svc): St, ctx: Context, params: Params) -> Result<Response> {
     svc.enforce(&ctx, "get_metadef_namespaces", &own_target(&ctx))?;
-    let sort_dir = params.get("sort_dir").unwrap_or("desc");
-    if sort_dir != "asc" && sort_dir != "desc" {
-        return Err(Error::BadRequest(format!(
-            "Invalid sort direction: {sort_dir}"
-        )));
-    }
+    let ascending = ascending(&params)?;
     let sort_key = params.get("sort_key").unwrap_or("created_at");
     if !matches!(sort_key, "created_at" | "updated_at" | "namespace") {
         return Err(Error::BadRequest(format!("Invalid sort key: {sort_key}")));
@@ -453,16 +469,7 @@ pub async fn list_namespaces(State(svc): St, ctx: Context, params: Params) -> Re
     {
         return Err(Error::BadRequest(format!("Invalid visibility value: {v}")));
     }
-    let limit = match params.get("limit") {
-        None => 25,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if n >= 0 => n.min(1000) as usize,
-            Ok(_) => return Err(Error::BadRequest("limit param must be positive".into())),
-            Err(_) => {
-                return Err(Error::BadRequest("limit param must be an integer".into()));
-            }
-        },
-    };
+    let limit = limit(&params)?.unwrap_or(25);
     let marker = match params.get("marker") {
         Some(m) => Some(
             svc.visible_namespace(&ctx, m, "get_metadef_namespace")
@@ -484,7 +491,7 @@ pub async fn list_namespaces(State(svc): St, ctx: Context, params: Params) -> Re
             })
             .unwrap_or_default(),
         sort_key: sort_key.to_string(),
-        ascending: sort_dir == "asc",
+        ascending,
         marker,
         limit,
     };
@@ -960,15 +967,25 @@ fn tag_dup(ns: &str, name: &str) -> String {
 }
 
 /// `GET /v2/metadefs/namespaces/{namespace}/tags`
-pub async fn list_tags(State(svc): St, ctx: Context, Path(name): Path<String>) -> Result<Response> {
+pub async fn list_tags(
+    State(svc): St,
+    ctx: Context,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Response> {
     let ns = svc
         .visible_namespace(&ctx, &name, "get_metadef_tags")
         .await?;
-    let tags: Vec<Value> = md::items(&svc.db, Kind::Tag, &ns.id)
-        .await?
-        .iter()
-        .map(tag_json)
-        .collect();
+    let ascending = ascending(&params)?;
+    let key = params.get("sort_key").unwrap_or("created_at");
+    let sort = md::ItemSort::parse(key)
+        .ok_or_else(|| Error::BadRequest(format!("Invalid sort key: {key}")))?;
+    let limit = limit(&params)?;
+    let marker = params.get("marker");
+    let items = md::items(&svc.db, Kind::Tag, &ns.id).await?;
+    let page = md::page_items(items, sort, ascending, marker, limit)
+        .ok_or_else(|| child_not_found(Kind::Tag, &ns.namespace, marker.unwrap_or_default()))?;
+    let tags: Vec<Value> = page.iter().map(tag_json).collect();
     Ok(axum::Json(json!({"tags": tags})).into_response())
 }
 
