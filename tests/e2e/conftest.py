@@ -86,6 +86,7 @@ class Cloud:
             f.write(f"[identity]\nbind_port = {self.port}\npassword_hash_rounds = 4\n")
             f.write(f"[image]\nbind_port = {self.image_port}\n")
             f.write("enabled_backends = fast:file, cheap:file\n")
+            f.write(f"image_cache_dir = {os.path.join(workdir, 'image-cache')}\n")
             if db_url:
                 f.write(f"connection = {db_url}\n")
                 f.write(f"[database]\nconnection = {db_url}\n")

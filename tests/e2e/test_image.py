@@ -326,3 +326,116 @@ def test_metadefs_with_cli(cloud, tenants_img):
     cloud.os("image", "metadef", "namespace", "delete", ns)
     cloud.fails("image", "metadef", "namespace", "show", ns)
     cloud.fails("image", "metadef", "property", "list", ns)
+
+
+def cache_state(cloud, token):
+    r = requests.get(f"{image_url(cloud)}/v2/cache", headers={"X-Auth-Token": token})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_cached(cloud, token, image_id, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = cache_state(cloud, token)
+        for c in state["cached_images"]:
+            if c["image_id"] == image_id:
+                return c
+        time.sleep(0.2)
+    raise AssertionError(f"image {image_id} was not cached: {state}")
+
+
+def test_image_cache_with_cli(cloud, tenants_img, tmp_path):
+    data = os.urandom(300 * 1024)
+    src = tmp_path / "cached.raw"
+    src.write_bytes(data)
+    img = cloud.os("image", "create", "--file", str(src), "--disk-format", "raw",
+                   "--container-format", "bare", unique("cached"), "-f", "json")
+    tok = admin_token(cloud)
+    cache_dir = os.path.join(cloud.workdir, "image-cache")
+
+    # queue it with the CLI; the worker copies it in and the CLI lists it
+    cloud.os("cached", "image", "queue", img["id"])
+    entry = wait_cached(cloud, tok, img["id"])
+    assert entry["size"] == len(data)
+    assert entry["hits"] == 0
+    assert entry["checksum"] == hashlib.md5(data).hexdigest()
+    assert open(os.path.join(cache_dir, img["id"]), "rb").read() == data
+    listed = cloud.os("cached", "image", "list", "-f", "json")
+    assert img["id"] in [row["ID"] for row in listed]
+
+    # downloads are served from the cache and counted (a range too)
+    out = tmp_path / "out.raw"
+    cloud.os("image", "save", "--file", str(out), img["id"])
+    assert out.read_bytes() == data
+    r = requests.get(f"{image_url(cloud)}/v2/images/{img['id']}/file",
+                     headers={"X-Auth-Token": tok, "Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert wait_cached(cloud, tok, img["id"])["hits"] == 2
+    r = requests.get(f"{image_url(cloud)}/v2/cache/nodes/{img['id']}", headers={"X-Auth-Token": tok})
+    assert r.status_code == 200 and len(r.json()) == 1 and r.json()[0].startswith("http://")
+
+    # the cache is the admin's: a member gets 403; bad requests get glance's answers
+    member = tenants_img[0]
+    err = cloud.fails("cached", "image", "list", as_=member)
+    assert "not authorized to complete cache_list" in err
+    h = {"X-Auth-Token": tok}
+    r = requests.put(f"{image_url(cloud)}/v2/cache/no-such-image", headers=h)
+    assert r.status_code == 404, r.text
+    queued = create_record(cloud, name=unique("no-data"), disk_format="raw", container_format="bare")
+    r = requests.put(f"{image_url(cloud)}/v2/cache/{queued['id']}", headers=h)
+    assert r.status_code == 400 and "active" in r.text
+    r = requests.delete(f"{image_url(cloud)}/v2/cache",
+                        headers={**h, "x-image-cache-clear-target": "invalid"})
+    assert r.status_code == 400
+    assert img["id"] in [c["image_id"] for c in cache_state(cloud, tok)["cached_images"]]
+
+    # delete from the cache with the CLI: the entry and the file go, the image stays
+    cloud.os("cached", "image", "delete", img["id"])
+    assert img["id"] not in [c["image_id"] for c in cache_state(cloud, tok)["cached_images"]]
+    assert not os.path.exists(os.path.join(cache_dir, img["id"]))
+    # a whole download of an uncached image fills the cache for the next reader
+    cloud.os("image", "save", "--file", str(out), img["id"])
+    assert out.read_bytes() == data
+    wait_cached(cloud, tok, img["id"])
+    r = requests.post(f"{image_url(cloud)}/v2/cache/prune", headers=h)
+    assert r.status_code == 200 and r.json() == {"total_files_pruned": 0, "total_bytes_pruned": 0}
+
+    # clear: the cache and the queue are empty
+    cloud.os("cached", "image", "clear")
+    state = cache_state(cloud, tok)
+    assert state == {"cached_images": [], "queued_images": []}
+    assert not os.path.exists(os.path.join(cache_dir, img["id"]))
+
+    # deleting a cached image removes its copy
+    cloud.os("cached", "image", "queue", img["id"])
+    wait_cached(cloud, tok, img["id"])
+    cloud.os("image", "delete", img["id"])
+    assert img["id"] not in [c["image_id"] for c in cache_state(cloud, tok)["cached_images"]]
+    assert not os.path.exists(os.path.join(cache_dir, img["id"]))
+    r = requests.delete(f"{image_url(cloud)}/v2/cache/{img['id']}", headers=h)
+    assert r.status_code == 404
+
+
+def test_metadef_tags_paging(cloud):
+    ns = unique("OS::Paging")
+    cloud.os("image", "metadef", "namespace", "create", ns)
+    tok = admin_token(cloud)
+    base = f"{image_url(cloud)}/v2/metadefs/namespaces/{ns}/tags"
+    h = {"X-Auth-Token": tok}
+    for name in ("b", "a", "c"):
+        r = requests.post(f"{base}/{name}", headers=h)
+        assert r.status_code == 201, r.text
+    names = lambda r: [t["name"] for t in r.json()["tags"]]  # noqa: E731
+    r = requests.get(base, headers=h)
+    assert names(r) == ["c", "a", "b"], "newest first by default"
+    r = requests.get(base, headers=h, params={"sort_key": "name", "sort_dir": "asc", "limit": 2})
+    assert names(r) == ["a", "b"]
+    r = requests.get(base, headers=h, params={"sort_key": "name", "sort_dir": "asc", "marker": "b"})
+    assert names(r) == ["c"]
+    for bad in ({"sort_dir": "up"}, {"sort_key": "colour"}, {"limit": "-1"}, {"limit": "x"}):
+        r = requests.get(base, headers=h, params=bad)
+        assert r.status_code == 400, (bad, r.text)
+    r = requests.get(base, headers=h, params={"marker": "zz"})
+    assert r.status_code == 404
+    cloud.os("image", "metadef", "namespace", "delete", ns)

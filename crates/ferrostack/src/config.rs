@@ -254,6 +254,22 @@ impl Config {
         )?;
         c.policy_file = self.get("image", "policy_file").map(PathBuf::from);
         c.enforce_scope = self.flag("oslo_policy", "enforce_scope", c.enforce_scope)?;
+        if let Some(dir) = self.get("image", "image_cache_dir") {
+            let node = match self.get("image", "worker_self_reference_url") {
+                Some(u) => u.to_string(),
+                None => format!(
+                    "http://{}:{}",
+                    compute::hostname(),
+                    self.port("image", 9292)?
+                ),
+            };
+            c.cache = Some(image::cache::CacheConfig {
+                dir: PathBuf::from(dir),
+                max_size: self.parse("image", "image_cache_max_size", 10 << 30)?,
+                stall_time: self.parse("image", "image_cache_stall_time", 86_400)?,
+                node,
+            });
+        }
         Ok(c)
     }
 

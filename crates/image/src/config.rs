@@ -37,6 +37,9 @@ pub struct ImageConfig {
     pub enforce_scope: bool,
     /// `[DEFAULT] public_endpoint`
     pub public_endpoint: Option<String>,
+    /// The image cache (`image_cache_dir` and its options); `None`: no cache, as Glance
+    /// without `image_cache_dir`.
+    pub cache: Option<crate::cache::CacheConfig>,
 }
 
 impl ImageConfig {
@@ -63,6 +66,7 @@ impl ImageConfig {
             policy_file: None,
             enforce_scope: false,
             public_endpoint: None,
+            cache: None,
         }
     }
 }

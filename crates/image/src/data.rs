@@ -49,7 +49,7 @@ impl From<UploadError> for Error {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
@@ -164,7 +164,7 @@ pub fn parse_range(h: &str, total: u64) -> Option<(u64, u64)> {
 
 /// Stream stored data as a download response (200, or 206 for a range).
 pub async fn download(
-    store: &Arc<dyn Store>,
+    store: &dyn Store,
     url: &str,
     size: Option<u64>,
     checksum: Option<&str>,

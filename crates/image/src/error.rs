@@ -49,6 +49,16 @@ impl From<crate::backend::StoreError> for Error {
     }
 }
 
+impl From<crate::cache::CacheError> for Error {
+    fn from(e: crate::cache::CacheError) -> Self {
+        match e {
+            crate::cache::CacheError::Db(d) => Error::Db(d),
+            crate::cache::CacheError::Store(s) => Error::from(s),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
 impl Error {
     pub fn image_not_found(id: &str) -> Self {
         Error::NotFound(format!("No image found with ID {id}"))

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -78,6 +79,8 @@ pub struct ImageService {
     /// Rendered image listings by caller and query, valid while nothing was written
     /// through this process and for at most [`LIST_CACHE_TTL`] (other nodes' writes).
     pub list_cache: quick_cache::sync::Cache<String, (u64, std::time::Instant, bytes::Bytes)>,
+    /// The image cache of this node, when `image_cache_dir` is set.
+    pub cache: Option<cache::ImageCache>,
 }
 
 /// How long a cached listing may be served without a local write invalidating it: the
@@ -120,7 +123,14 @@ impl ImageService {
             "Staging area",
             cfg.staging_dir.clone(),
         )?);
-        Ok(Arc::new(ImageService {
+        let (cache, cache_queue) = match &cfg.cache {
+            Some(c) => {
+                let (cache, rx) = cache::ImageCache::open(c.clone())?;
+                (Some(cache), Some(rx))
+            }
+            None => (None, None),
+        };
+        let svc = Arc::new(ImageService {
             db,
             cfg,
             policy,
@@ -129,7 +139,12 @@ impl ImageService {
             limits,
             notifier,
             list_cache: quick_cache::sync::Cache::new(1024),
-        }))
+            cache,
+        });
+        if let Some(rx) = cache_queue {
+            tokio::spawn(cache::run_worker(Arc::downgrade(&svc), rx));
+        }
+        Ok(svc)
     }
 
     pub fn now(&self) -> i64 {

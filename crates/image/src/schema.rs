@@ -146,4 +146,27 @@ CREATE INDEX image_visibility ON image (visibility);
 CREATE INDEX image_property_name ON image_property (name)
 "#,
     },
+    Migration {
+        version: 4,
+        name: "image cache",
+        sql: r#"
+CREATE TABLE image_cache (
+    node VARCHAR(255) NOT NULL,
+    image_id VARCHAR(36) NOT NULL,
+    size BIGINT NOT NULL,
+    hits BIGINT NOT NULL,
+    checksum VARCHAR(32),
+    last_accessed BIGINT NOT NULL,
+    last_modified BIGINT NOT NULL,
+    PRIMARY KEY (node, image_id)
+){TABLE};
+CREATE INDEX image_cache_image ON image_cache (image_id);
+CREATE TABLE image_cache_queue (
+    node VARCHAR(255) NOT NULL,
+    image_id VARCHAR(36) NOT NULL,
+    queued_at BIGINT NOT NULL,
+    PRIMARY KEY (node, image_id)
+){TABLE}
+"#,
+    },
 ];

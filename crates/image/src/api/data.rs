@@ -326,6 +326,20 @@ pub async fn get_file(
             "The requested image has been deactivated. Image data download is forbidden.".into(),
         ));
     }
+    let size = img.size.and_then(|v| u64::try_from(v).ok());
+    let checksum = img.checksum.as_deref();
+    if let Some(c) = &svc.cache
+        && img.status == status::ACTIVE
+    {
+        if let Some((files, url)) = c.open_for_read(&svc.db, &id).await? {
+            return download(files, &url, size, checksum, &headers).await;
+        }
+        // As Glance's cache middleware: a whole download of an active image fills the
+        // cache (here in the background, from the store) for the next reader.
+        if !headers.contains_key(axum::http::header::RANGE) {
+            c.queue(&svc.db, &id).await?;
+        }
+    }
     let locs = store::locations(&svc.db, &id).await?;
     let Some((sid, url)) = locs.into_iter().find(|(s, _)| svc.store(s).is_some()) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -333,8 +347,7 @@ pub async fn get_file(
     let s = svc
         .store(&sid)
         .ok_or_else(|| Error::Internal(format!("store {sid} vanished")))?;
-    let size = img.size.and_then(|v| u64::try_from(v).ok());
-    download(&s, &url, size, img.checksum.as_deref(), &headers).await
+    download(s.as_ref(), &url, size, checksum, &headers).await
 }
 
 fn staged_url(svc: &ImageService, id: &str) -> String {

@@ -667,6 +667,9 @@ pub async fn delete(State(svc): St, ctx: Context, Path(id): Path<String>) -> Res
             .await;
     }
     let locs = store::delete(&svc.db, &id, svc.now()).await?;
+    if let Some(c) = &svc.cache {
+        c.forget(&svc.db, &id).await?;
+    }
     for (sid, url) in locs {
         if let Some(s) = svc.store(&sid)
             && let Err(e) = s.delete(&url).await

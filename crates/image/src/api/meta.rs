@@ -13,15 +13,19 @@ use serde_json::{Value, json};
 use crate::api::St;
 use crate::{ImageService, Result, store};
 
+/// The newest version: 2.18 with the cache API (2.14, 2.16 and 2.18 mark cache API steps),
+/// as Glance, which without `image_cache_dir` lists 2.17 as current and skips those.
 pub const CURRENT: &str = "v2.18";
 const VERSIONS: &[&str] = &[
     "2.18", "2.17", "2.16", "2.15", "2.14", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.7",
     "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0",
 ];
+const CACHE_VERSIONS: &[&str] = &["2.18", "2.16", "2.14"];
 
-fn versions(base: &str) -> Value {
+fn versions(base: &str, cache: bool) -> Value {
     let values: Vec<Value> = VERSIONS
         .iter()
+        .filter(|v| cache || !CACHE_VERSIONS.contains(v))
         .enumerate()
         .map(|(i, v)| {
             json!({
@@ -35,13 +39,15 @@ fn versions(base: &str) -> Value {
 }
 
 /// `GET /`: 300 with every version.
-pub async fn root(BaseUrl(base): BaseUrl) -> Response {
-    (StatusCode::MULTIPLE_CHOICES, axum::Json(versions(&base))).into_response()
+pub async fn root(State(svc): St, BaseUrl(base): BaseUrl) -> Response {
+    let v = versions(&base, svc.cache.is_some());
+    (StatusCode::MULTIPLE_CHOICES, axum::Json(v)).into_response()
 }
 
 /// `GET /versions`
-pub async fn list_versions(BaseUrl(base): BaseUrl) -> Response {
-    (StatusCode::OK, axum::Json(versions(&base))).into_response()
+pub async fn list_versions(State(svc): St, BaseUrl(base): BaseUrl) -> Response {
+    let v = versions(&base, svc.cache.is_some());
+    (StatusCode::OK, axum::Json(v)).into_response()
 }
 
 fn schema(s: &str) -> Value {

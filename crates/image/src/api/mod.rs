@@ -1,5 +1,6 @@
 //! Glance v2 HTTP handlers.
 
+pub mod cache;
 pub mod data;
 pub mod images;
 pub mod members;
@@ -27,6 +28,7 @@ pub fn table() -> Routes<Arc<ImageService>> {
         .merge(members::routes())
         .merge(tasks::routes())
         .merge(metadefs::routes())
+        .merge(cache::routes())
 }
 
 /// The image HTTP service with the shared layers and token validation.
