@@ -22,7 +22,7 @@ VENV_BIN = os.path.dirname(os.path.abspath(os.sys.executable))
 # Suites that run side by side (scripts/test-all) each get their own block of ports below
 # the kernel's ephemeral range, so one suite's cloud never takes a port another suite just
 # probed, and no client connection is ever given one of them. Unset: any free port.
-_PORT_BASE = int(os.environ.get("FERROSTACK_TEST_PORT_BASE", "0"))
+_PORT_BASE = int(os.environ.get("FERROSTACK_TEST_PORT_BASE") or "0")
 _PORT_BLOCK = 2000
 _next_port = _PORT_BASE
 
