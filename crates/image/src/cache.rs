@@ -9,13 +9,13 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
+use axum::body::Body;
 use db::{Db, RowExt};
-use futures::StreamExt;
-use md5::Digest;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::backend::{FileStore, Store};
+use crate::data::receive;
 use crate::model::{Image, status};
 use crate::{ImageService, store};
 
@@ -70,13 +70,15 @@ pub enum CacheError {
         got: String,
         want: String,
     },
-    #[error("reading image data: {0}")]
+    #[error("reading the cache directory: {0}")]
     Read(#[source] std::io::Error),
+    #[error("copying image data: {0}")]
+    Copy(#[from] crate::data::UploadError),
 }
 
 pub struct ImageCache {
     pub cfg: CacheConfig,
-    files: FileStore,
+    files: Arc<dyn Store>,
     queue: mpsc::UnboundedSender<String>,
 }
 
@@ -95,7 +97,11 @@ fn now() -> i64 {
 impl ImageCache {
     /// The cache and the receiving end of its work queue (see [`run_worker`]).
     pub fn open(cfg: CacheConfig) -> std::io::Result<(Self, mpsc::UnboundedReceiver<String>)> {
-        let files = FileStore::new("image-cache", "Image cache", cfg.dir.clone())?;
+        let files: Arc<dyn Store> = Arc::new(FileStore::new(
+            "image-cache",
+            "Image cache",
+            cfg.dir.clone(),
+        )?);
         let (queue, rx) = mpsc::unbounded_channel();
         Ok((ImageCache { cfg, files, queue }, rx))
     }
@@ -112,20 +118,21 @@ impl ImageCache {
         db: &Db,
         image_id: &str,
     ) -> Result<Option<(&dyn Store, String)>, CacheError> {
-        if self.entry(db, image_id).await?.is_none() {
+        let hit = db
+            .q("UPDATE image_cache SET hits = hits + 1, last_accessed = ? WHERE node = ? AND image_id = ?")
+            .bind(now())
+            .bind(self.cfg.node.as_str())
+            .bind(image_id)
+            .execute(db.pool())
+            .await?;
+        if hit == 0 {
             return Ok(None);
         }
         if !self.cfg.dir.join(image_id).is_file() {
             self.delete_cached(db, image_id).await?;
             return Ok(None);
         }
-        db.q("UPDATE image_cache SET hits = hits + 1, last_accessed = ? WHERE node = ? AND image_id = ?")
-            .bind(now())
-            .bind(self.cfg.node.as_str())
-            .bind(image_id)
-            .execute(db.pool())
-            .await?;
-        Ok(Some((&self.files, self.url(image_id))))
+        Ok(Some((self.files.as_ref(), self.url(image_id))))
     }
 
     async fn entry(&self, db: &Db, image_id: &str) -> Result<Option<Cached>, CacheError> {
@@ -179,6 +186,12 @@ impl ImageCache {
         if self.entry(db, image_id).await?.is_some() {
             return Ok(false);
         }
+        self.enqueue(db, image_id).await
+    }
+
+    /// [`Self::queue`] for an image known not to be cached (the worker skips it if it
+    /// has been since); `false` when it is queued already.
+    pub async fn enqueue(&self, db: &Db, image_id: &str) -> Result<bool, CacheError> {
         let r = db
             .q("INSERT INTO image_cache_queue (node, image_id, queued_at) VALUES (?, ?, ?)")
             .bind(self.cfg.node.as_str())
@@ -194,6 +207,16 @@ impl ImageCache {
             Err(db::DbError::Conflict(_)) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn is_queued(&self, db: &Db, image_id: &str) -> Result<bool, CacheError> {
+        Ok(db
+            .q("SELECT image_id FROM image_cache_queue WHERE node = ? AND image_id = ?")
+            .bind(self.cfg.node.as_str())
+            .bind(image_id)
+            .fetch_optional(db.pool())
+            .await?
+            .is_some())
     }
 
     pub async fn delete_queued(&self, db: &Db, image_id: Option<&str>) -> Result<u64, CacheError> {
@@ -243,8 +266,7 @@ impl ImageCache {
 
     /// Whether the image is cached or queued here.
     pub async fn knows(&self, db: &Db, image_id: &str) -> Result<bool, CacheError> {
-        Ok(self.entry(db, image_id).await?.is_some()
-            || self.queued(db).await?.iter().any(|q| q == image_id))
+        Ok(self.entry(db, image_id).await?.is_some() || self.is_queued(db, image_id).await?)
     }
 
     /// Remove cached copies, least recently used first, until the cache fits its
@@ -277,9 +299,10 @@ impl ImageCache {
             .collect();
         let stall = std::time::Duration::from_secs(self.cfg.stall_time);
         let mut present = std::collections::HashSet::new();
-        let io = |e| CacheError::Read(e);
-        let mut dir = tokio::fs::read_dir(&self.cfg.dir).await.map_err(io)?;
-        while let Some(e) = dir.next_entry().await.map_err(io)? {
+        let mut dir = tokio::fs::read_dir(&self.cfg.dir)
+            .await
+            .map_err(CacheError::Read)?;
+        while let Some(e) = dir.next_entry().await.map_err(CacheError::Read)? {
             let name = e.file_name().to_string_lossy().to_string();
             let partial = name.starts_with('.') && name.ends_with(".part");
             let stale = partial
@@ -308,42 +331,35 @@ impl ImageCache {
             .into_iter()
             .find_map(|(sid, url)| svc.store(&sid).map(|s| (s, url)))
             .ok_or_else(|| CacheError::NoData(img.id.clone()))?;
-        let (_, mut data) = s.read(&url, 0, None).await?;
-        let mut w = self.files.writer(&img.id).await?;
-        let mut md5 = md5::Md5::new();
-        let mut size: i64 = 0;
-        while let Some(chunk) = data.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    w.abort().await;
-                    return Err(CacheError::Read(e));
-                }
-            };
-            md5.update(&chunk);
-            size += chunk.len() as i64;
-            w.write(&chunk).await?;
-        }
-        let got = crate::data::hex(&md5.finalize());
+        let (_, data) = s.read(&url, 0, None).await?;
+        let got = receive(
+            &self.files,
+            &img.id,
+            Body::from_stream(data),
+            u64::MAX,
+            None,
+            false,
+        )
+        .await?;
         if let Some(want) = img.checksum.as_deref()
-            && want != got
+            && want != got.checksum
         {
-            w.abort().await;
+            // no entry points at it, but it must not linger until the next clean
+            self.files.delete(&got.url).await?;
             return Err(CacheError::Checksum {
                 id: img.id.clone(),
-                got,
+                got: got.checksum,
                 want: want.to_string(),
             });
         }
-        w.commit().await?;
         let t = now();
         let r = svc
             .db
             .q("INSERT INTO image_cache (node, image_id, size, hits, checksum, last_accessed, last_modified) VALUES (?, ?, ?, 0, ?, ?, ?)")
             .bind(self.cfg.node.as_str())
             .bind(img.id.as_str())
-            .bind(size)
-            .bind(Some(got))
+            .bind(i64::try_from(got.size).unwrap_or(i64::MAX))
+            .bind(Some(got.checksum))
             .bind(t)
             .bind(t)
             .execute(svc.db.pool())
@@ -356,7 +372,7 @@ impl ImageCache {
 
     /// Cache one queued image (if it is still queued and active), then prune.
     async fn process(&self, svc: &ImageService, image_id: &str) -> Result<(), CacheError> {
-        if !self.queued(&svc.db).await?.iter().any(|q| q == image_id) {
+        if !self.is_queued(&svc.db, image_id).await? {
             return Ok(());
         }
         let img = store::get(&svc.db, image_id).await?;

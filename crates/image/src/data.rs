@@ -49,7 +49,7 @@ impl From<UploadError> for Error {
     }
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
+fn hex(b: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {

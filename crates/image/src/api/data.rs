@@ -337,7 +337,7 @@ pub async fn get_file(
         // As Glance's cache middleware: a whole download of an active image fills the
         // cache (here in the background, from the store) for the next reader.
         if !headers.contains_key(axum::http::header::RANGE) {
-            c.queue(&svc.db, &id).await?;
+            c.enqueue(&svc.db, &id).await?;
         }
     }
     let locs = store::locations(&svc.db, &id).await?;
